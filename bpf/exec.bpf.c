@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Dropped-binary and fileless exec detection at sched_process_exec.
+ *
+ * The same test as Falco's proc.is_exe_upper_layer, done in the kernel so
+ * that an ordinary exec costs a few loads and never reaches user space:
+ * the exe inode is on overlayfs and its ovl_inode has an upper dentry with a
+ * non-zero inode (a copied-up lower file counts), or the exe has no link at
+ * all (memfd, unlinked). Scripts are judged by their interpreter, because
+ * exec_binprm() has already swapped bprm->file for the interpreter here.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "reflex/events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SIGKILL 9
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h, stable since 2.6 */
+
+/* Set by reflexd before load. */
+const volatile __u32 agent_tgid = 0;
+/* Inode number of the host's mount namespace: execs there are host execs. */
+const volatile __u32 host_mnt_ns_inum = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REFLEX_KCNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* cgroup id -> what the kernel may do at once; filled by reflexd from policy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct reflex_cgroup_verdict);
+} cgroup_verdicts SEC(".maps");
+
+/* Twice the path length, so a masked offset plus a bounded read stays inside. */
+struct path_scratch {
+	char buf[REFLEX_PATH_LEN * 2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/*
+ * overlayfs embeds the VFS inode in struct ovl_inode, and __upperdentry
+ * follows it. Use CO-RE when the type is in BTF; otherwise read the pointer
+ * right after the embedded inode, as Falco does.
+ */
+static __always_inline bool inode_is_upper(struct inode *inode)
+{
+	struct dentry *upper = NULL;
+
+	if (bpf_core_type_exists(struct ovl_inode)) {
+		struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+
+		upper = BPF_CORE_READ(oi, __upperdentry);
+	} else {
+		__u32 inode_size = bpf_core_type_size(struct inode);
+
+		if (!inode_size)
+			return false;
+		bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + inode_size);
+	}
+	return upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0;
+}
+
+static __always_inline bool name_is_memfd(struct dentry *dentry)
+{
+	char prefix[6] = {};
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+
+	if (bpf_probe_read_kernel(prefix, sizeof(prefix), name) < 0)
+		return false;
+	return prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' && prefix[3] == 'f' &&
+	       prefix[4] == 'd' && prefix[5] == ':';
+}
+
+/* Mask in an asm the compiler cannot see through, so the verifier sees the bound. */
+static __always_inline __u32 path_off_bound(__u32 off)
+{
+	asm volatile("%[off] &= %[mask]" : [off] "+r"(off) : [mask] "i"(REFLEX_PATH_LEN - 1));
+	return off;
+}
+
+/*
+ * Path of DENTRY inside its filesystem: the walk stops at the superblock
+ * root, so for a container's rootfs overlay it is the path the container
+ * sees. Bounded by REFLEX_PATH_DEPTH components and REFLEX_PATH_LEN bytes.
+ */
+static __always_inline void exe_path_fill(struct reflex_exec_event *e, struct dentry *dentry)
+{
+	const unsigned char *names[REFLEX_PATH_DEPTH];
+	struct path_scratch *s;
+	__u32 zero = 0, off = 0;
+	int depth = 0;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+
+#pragma unroll
+	for (int i = 0; i < REFLEX_PATH_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+		if (!parent || parent == dentry)
+			break;
+		names[i] = BPF_CORE_READ(dentry, d_name.name);
+		depth++;
+		dentry = parent;
+	}
+	if (depth == REFLEX_PATH_DEPTH && BPF_CORE_READ(dentry, d_parent) != dentry)
+		e->flags |= REFLEX_EXEC_PATH_TRUNCATED;
+
+#pragma unroll
+	for (int i = REFLEX_PATH_DEPTH - 1; i >= 0; i--) {
+		long n;
+
+		if (i >= depth)
+			continue;
+		if (off >= REFLEX_PATH_LEN - 1) {
+			e->flags |= REFLEX_EXEC_PATH_TRUNCATED;
+			break;
+		}
+		s->buf[path_off_bound(off)] = '/';
+		off++;
+		n = bpf_probe_read_kernel_str(&s->buf[path_off_bound(off)], REFLEX_PATH_LEN, names[i]);
+		if (n <= 1)
+			break;
+		off += n - 1;
+	}
+	if (off == 0) {
+		s->buf[0] = '/';
+		off = 1;
+	}
+	if (off >= REFLEX_PATH_LEN) {
+		off = REFLEX_PATH_LEN - 1;
+		e->flags |= REFLEX_EXEC_PATH_TRUNCATED;
+	}
+	s->buf[path_off_bound(off)] = '\0';
+	bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), s->buf);
+}
+
+static __always_inline int handle_exec(struct task_struct *task, struct linux_binprm *bprm)
+{
+	struct reflex_cgroup_verdict *verdict;
+	struct reflex_exec_event *e;
+	struct inode *inode;
+	struct file *file;
+	__u32 flags = 0, kact = REFLEX_KACT_NONE, tgid;
+	__u64 cgroup_id;
+	unsigned long magic;
+
+	counter_inc(REFLEX_KCNT_EXEC_SEEN);
+
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if (tgid == agent_tgid)
+		return 0;
+	/* Host execs never cross: containers run in their own mount namespace. */
+	if (BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == host_mnt_ns_inum)
+		return 0;
+
+	file = BPF_CORE_READ(bprm, file);
+	inode = BPF_CORE_READ(file, f_inode);
+	magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if (magic == REFLEX_OVERLAYFS_SUPER_MAGIC && inode_is_upper(inode))
+		flags |= REFLEX_EXEC_UPPER_LAYER;
+	if (BPF_CORE_READ(inode, __i_nlink) == 0) {
+		flags |= REFLEX_EXEC_FILELESS;
+		if (name_is_memfd(BPF_CORE_READ(file, f_path.dentry)))
+			flags |= REFLEX_EXEC_MEMFD;
+	}
+	if (!flags)
+		return 0;
+
+	counter_inc(REFLEX_KCNT_EXEC_SUSPICIOUS);
+	cgroup_id = bpf_get_current_cgroup_id();
+
+	/* Kill first, report after: the signal lands before the first user instruction. */
+	verdict = bpf_map_lookup_elem(&cgroup_verdicts, &cgroup_id);
+	if (verdict && (((flags & REFLEX_EXEC_UPPER_LAYER) &&
+			 (verdict->flags & REFLEX_VERDICT_KILL_UPPER_EXEC)) ||
+			((flags & REFLEX_EXEC_FILELESS) &&
+			 (verdict->flags & REFLEX_VERDICT_KILL_FILELESS_EXEC)))) {
+		if (bpf_send_signal(SIGKILL) == 0) {
+			kact = REFLEX_KACT_SIGKILL_SENT;
+			counter_inc(REFLEX_KCNT_EXEC_KILLED);
+		} else {
+			kact = REFLEX_KACT_SIGKILL_FAILED;
+			counter_inc(REFLEX_KCNT_SIGNAL_ERRORS);
+		}
+	}
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		counter_inc(REFLEX_KCNT_RINGBUF_DROPS);
+		return 0;
+	}
+	e->hdr.op = REFLEX_EVENT_EXEC;
+	e->hdr.size = sizeof(*e);
+	e->hdr.pad = 0;
+	e->hdr.ktime_ns = bpf_ktime_get_ns();
+	e->cgroup_id = cgroup_id;
+	e->start_boottime = BPF_CORE_READ(task, start_boottime);
+	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->pid = BPF_CORE_READ(task, pid);
+	e->tgid = tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->flags = flags;
+	e->kernel_action = kact;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
+		e->filename[0] = '\0';
+	exe_path_fill(e, BPF_CORE_READ(file, f_path.dentry));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Short names: bpftool shows them. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return handle_exec(p, bprm);
+}
+
+/* Fallback for kernels without BTF-typed tracepoints (probed at start). */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return handle_exec(p, bprm);
+}

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+# Helpers that run the real reflexd against real containers (sourced after lib.sh).
+
+RX_ROOT=${RX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RX_BUILD=${RX_BUILD:-$RX_ROOT/build}
+RX_EXEC_RULE="Drop and execute new binary in container"
+RX_FILELESS_RULE="Fileless execution via memfd_create"
+
+# rx_agent_config FILE ACTION [DRYRUN] [EXTRA_YAML]: a config whose two exec
+# rules take ACTION; EXTRA_YAML is appended at top level (e.g. exceptions).
+rx_agent_config() {
+	local file=$1 action=$2 dryrun=${3:-false} extra=${4:-}
+	cat >"$file" <<YAML
+dryrun: $dryrun
+allowed_namespaces: ["*"]
+denied_namespaces: [kube-system, falco, monitoring, cert-manager]
+protected_owners: [DaemonSet, StatefulSet]
+rules:
+  - name: $RX_EXEC_RULE
+    action: $action
+    audit_reason: dropped binary executed in a container
+  - name: $RX_FILELESS_RULE
+    action: $action
+    audit_reason: fileless binary executed in a container
+$extra
+agent:
+  node_name: it-node
+  containerd_roots: [${RX_CONTAINERD_ROOT:-$RX_TMP/containerd}]
+  crio_root: $RX_TMP/crio
+  audit_log: $RX_TMP/agent/audit.log
+  metrics_address: "127.0.0.1:${RX_AGENT_PORT:-19464}"
+  unknown_owner: allow
+  kill_timeout_ms: 2000
+  log_level: debug
+YAML
+}
+
+# rx_agent_start CONFIG [reflexd args...]: starts reflexd in the background,
+# waits until /readyz answers 200. Logs in $RX_TMP/agent/{stdout,stderr}.
+rx_agent_start() {
+	local config=$1
+	shift
+	mkdir -p "$RX_TMP/agent"
+	: >"$RX_TMP/agent/stdout"
+	"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+	echo $! >"$RX_TMP/agent/pid"
+	if ! RX_WAIT_MS=15000 rx_wait_for curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/readyz" -o /dev/null; then
+		echo "reflexd did not become ready; its stderr:" >&2
+		tail -n 30 "$RX_TMP/agent/stderr" >&2
+		return 1
+	fi
+}
+
+# rx_agent_stop: SIGTERM, wait for a clean exit; non-zero if it did not exit 0.
+rx_agent_stop() {
+	local pid rc=0
+	[ -f "$RX_TMP/agent/pid" ] || return 0
+	pid=$(cat "$RX_TMP/agent/pid")
+	rm -f "$RX_TMP/agent/pid"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
+# rx_agent_tracks NAME: the agent has seen the container's cgroup (debug log).
+rx_agent_tracks() {
+	grep -q "container $(rx_ctr_id "$1") cgroup .* appeared" "$RX_TMP/agent/stderr"
+}
+
+# rx_audit_has FIELD=VALUE...: some audit line (stdout) has all the fields.
+rx_audit_has() {
+	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+for line in open(sys.argv[1]):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# rx_audit_wait FIELD=VALUE...: waits for such a line.
+rx_audit_wait() {
+	rx_wait_for rx_audit_has "$@"
+}
+
+# rx_audit_count FIELD=VALUE...: prints how many lines match.
+rx_audit_count() {
+	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
+        n += 1
+print(n)
+PY
+}
+
+# rx_audit_show: the audit lines, for failure messages.
+rx_audit_show() {
+	cat "$RX_TMP/agent/stdout" >&2
+}

@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+# Dropped-binary detection and kill, end to end: real reflexd, real BPF,
+# real overlayfs, real runc containers. Each case also checks what must NOT die.
+
+source "$(dirname "${BASH_SOURCE[0]}")/agent.sh"
+
+DROPPER=$RX_BUILD/helpers/dropper
+
+# Common set-up: an agent with CONFIG args, one container NAME in NAMESPACE,
+# the dropper dropped at /tmp/dropped inside it.
+setup_agent_and_container() {
+	local name=$1 namespace=$2 action=$3 dryrun=${4:-false} extra=${5:-}
+	shift 5 || shift $#
+	rx_agent_config "$RX_TMP/agent.yaml" "$action" "$dryrun" "$extra"
+	rx_agent_start "$RX_TMP/agent.yaml" "$@"
+	rx_ctr_create "$name" "$namespace" "$name-pod"
+	rx_wait_for rx_agent_tracks "$name" || rx_fail "agent never saw container $name"
+	rx_ctr_drop "$name" "$DROPPER" /tmp/dropped
+}
+
+teardown() {
+	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+	rx_cleanup_all
+}
+
+marker() { echo "$(rx_ctr_upper "$1")/tmp/$2"; }
+
+t_kernel_kill_before_first_instruction() {
+	trap teardown EXIT
+	setup_agent_and_container k1 shop kill_process false ""
+	local rc=0
+	rx_ctr_exec k1 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137 (SIGKILL)"
+	[ ! -e "$(marker k1 m1)" ] || rx_fail "marker written: the dropped binary ran an instruction"
+	rx_audit_wait outcome=killed kill_mode=kernel namespace=shop pod=k1-pod exe_path=/tmp/dropped \
+		rule="$RX_EXEC_RULE" source=kernel dry_run=false || { rx_audit_show; rx_fail "no kernel-kill audit line"; }
+	rx_ctr_alive k1 || rx_fail "container init died: only the dropped process may die"
+	# The image's own binaries still run.
+	rx_ctr_exec k1 /bin/sh -c 'echo lower-ok > /tmp/lower-ok' || rx_fail "lower-layer exec failed"
+	[ -e "$(marker k1 lower-ok)" ] || rx_fail "lower-layer exec did not run"
+	[ "$(rx_audit_count exe_path=/bin/sh)" -eq 0 ] || rx_fail "lower-layer exec was audited"
+}
+
+t_pidfd_kill_without_kernel_enforcement() {
+	trap teardown EXIT
+	setup_agent_and_container p1 shop kill_process false "" --no-kernel-enforce
+	local rc=0
+	timeout 20 bash -c "source $RX_ROOT/tests/integration/lib.sh; rx_ctr_exec p1 /tmp/dropped /tmp/m1 sleep" || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137"
+	rx_audit_wait outcome=killed kill_mode=pidfd namespace=shop exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no pidfd audit line"; }
+	rx_audit_has outcome=killed kill_mode=pidfd latency_us=None && rx_fail "pidfd kill without latency"
+	rx_ctr_alive p1 || rx_fail "container init died with kill_process"
+}
+
+t_kill_container_empties_the_cgroup() {
+	trap teardown EXIT
+	setup_agent_and_container c1 shop kill_container false "" --no-kernel-enforce
+	rx_ctr_exec_bg c1 /bin/sleep 300 >/dev/null
+	rx_ctr_exec c1 /tmp/dropped /tmp/m1 sleep || true
+	rx_audit_wait outcome=killed kill_mode=cgroup.kill action=kill_container || { rx_audit_show; rx_fail "no cgroup.kill audit line"; }
+	rx_wait_for bash -c "! grep -q 'populated 1' $(rx_ctr_cgroup c1)/cgroup.events" || rx_fail "container still populated"
+}
+
+t_kernel_kill_then_kill_container() {
+	trap teardown EXIT
+	setup_agent_and_container c2 shop kill_container false ""
+	local rc=0
+	rx_ctr_exec c2 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "exit status $rc, want 137"
+	[ ! -e "$(marker c2 m1)" ] || rx_fail "marker written before the kernel kill"
+	rx_audit_wait outcome=killed kill_mode=kernel+cgroup.kill || { rx_audit_show; rx_fail "no kernel+cgroup.kill line"; }
+	rx_wait_for bash -c "! grep -q 'populated 1' $(rx_ctr_cgroup c2)/cgroup.events" || rx_fail "container still populated"
+}
+
+t_cgroup_v1_freezer_fallback() {
+	trap teardown EXIT
+	setup_agent_and_container f1 shop kill_container false "" --no-kernel-enforce --force-cgroup-v1-kill
+	rx_ctr_exec_bg f1 /bin/sleep 300 >/dev/null
+	rx_ctr_exec f1 /tmp/dropped /tmp/m1 sleep || true
+	rx_audit_wait outcome=killed kill_mode=cgroup-v1-freezer || { rx_audit_show; rx_fail "no freezer audit line"; }
+	rx_wait_for bash -c "! grep -q 'populated 1' $(rx_ctr_cgroup f1)/cgroup.events" || rx_fail "container still populated"
+	grep -q THAWED "/sys/fs/cgroup/freezer$(rx_ctr_cgroup_rel f1)/freezer.state" 2>/dev/null ||
+		[ ! -d "/sys/fs/cgroup/freezer$(rx_ctr_cgroup_rel f1)" ] || rx_fail "freezer left frozen"
+}
+
+t_dry_run_leaves_it_running() {
+	trap teardown EXIT
+	setup_agent_and_container d1 shop kill_process true ""
+	local pid
+	pid=$(rx_ctr_exec_bg d1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=dry_run dry_run=true exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no dry-run line"; }
+	grep -q DRY_RUN "$RX_TMP/agent/stdout" || rx_fail "dry-run line lacks DRY_RUN"
+	sleep 0.3
+	kill -0 "$pid" || rx_fail "dry-run killed the process"
+	[ -e "$(marker d1 m1)" ] || rx_fail "dropped binary did not run under dry-run"
+}
+
+t_copied_up_lower_binary_counts_as_upper() {
+	trap teardown EXIT
+	setup_agent_and_container u1 shop kill_process false ""
+	# chmod copies /bin/busybox up into the upper layer, as Falco counts it.
+	rx_ctr_exec u1 /bin/chmod 755 /bin/busybox || rx_fail "chmod failed"
+	[ -e "$(rx_ctr_upper u1)/bin/busybox" ] || rx_fail "no copy-up happened"
+	local rc=0
+	rx_ctr_exec u1 /bin/busybox true || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "copied-up busybox exit $rc, want 137"
+	rx_audit_wait outcome=killed exe_path=/bin/busybox || { rx_audit_show; rx_fail "copied-up exec not audited"; }
+}
+
+t_script_in_upper_layer_is_judged_by_interpreter() {
+	trap teardown EXIT
+	setup_agent_and_container s1 shop kill_process false ""
+	printf '#!/bin/sh\necho ran > /tmp/script-ran\n' >"$RX_TMP/s.sh"
+	rx_ctr_drop s1 "$RX_TMP/s.sh" /tmp/s.sh
+	rx_ctr_exec s1 /tmp/s.sh || rx_fail "script was killed or failed"
+	[ -e "$(marker s1 script-ran)" ] || rx_fail "script did not run"
+	# Fence: a dropped binary afterwards is audited; the script never was.
+	rx_ctr_exec s1 /tmp/dropped /tmp/m1 || true
+	rx_audit_wait exe_path=/tmp/dropped || rx_fail "fence event missing"
+	[ "$(rx_audit_count exe_path=/tmp/s.sh)" -eq 0 ] || rx_fail "script itself was flagged"
+	[ "$(rx_audit_count exe_path=/bin/busybox)" -eq 0 ] || rx_fail "the lower interpreter was flagged"
+}
+
+t_memfd_exec_is_flagged_and_killed() {
+	trap teardown EXIT
+	setup_agent_and_container mf shop kill_process false ""
+	# The dropper lives in the image (lower layer) and re-executes itself from a memfd.
+	cp "$DROPPER" "$RX_TMP/mf/lower/bin/dropper" 2>/dev/null || cp "$DROPPER" "$(rx_ctr_lower mf)/bin/dropper"
+	local rc=0
+	rx_ctr_exec mf /bin/dropper /tmp/m0 memfd /tmp/m1 || rc=$?
+	[ -e "$(marker mf m0)" ] || rx_fail "the lower-layer loader did not run"
+	[ ! -e "$(marker mf m1)" ] || rx_fail "memfd-executed code ran an instruction"
+	rx_audit_wait outcome=killed kill_mode=kernel rule="$RX_FILELESS_RULE" || { rx_audit_show; rx_fail "memfd exec not killed"; }
+}
+
+t_host_process_is_never_killed() {
+	trap teardown EXIT
+	setup_agent_and_container h1 shop kill_process false ""
+	# The same dropped file, run by a host process in its own mount namespace
+	# (as systemd services with PrivateTmp are): outside any container cgroup.
+	local rc=0
+	unshare -m "$(rx_ctr_rootfs h1)/tmp/dropped" "$RX_TMP/host-marker" || rc=$?
+	[ "$rc" -eq 0 ] || rx_fail "host process exit $rc: it was killed"
+	[ -e "$RX_TMP/host-marker" ] || rx_fail "host process did not run"
+	rx_audit_wait outcome=refused container_id=None || { rx_audit_show; rx_fail "host exec not audited as refused"; }
+	grep -q 'host process' "$RX_TMP/agent/stdout" || rx_fail "refusal does not say host process"
+}
+
+t_denied_namespace_is_never_killed() {
+	trap teardown EXIT
+	setup_agent_and_container n1 kube-system kill_process false ""
+	local pid
+	pid=$(rx_ctr_exec_bg n1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=refused namespace=kube-system || { rx_audit_show; rx_fail "no refusal"; }
+	sleep 0.3
+	kill -0 "$pid" || rx_fail "process in a denied namespace was killed"
+	[ -e "$(marker n1 m1)" ] || rx_fail "kernel killed in a denied namespace"
+}
+
+t_exception_is_never_killed() {
+	trap teardown EXIT
+	local exc="exceptions:
+  - rule: $RX_EXEC_RULE
+    namespace: backup
+    exe_path: /tmp/drop*"
+	setup_agent_and_container e1 backup kill_process false "$exc"
+	local pid
+	pid=$(rx_ctr_exec_bg e1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=excepted namespace=backup || { rx_audit_show; rx_fail "no exception line"; }
+	sleep 0.3
+	kill -0 "$pid" || rx_fail "excepted process was killed"
+	[ -e "$(marker e1 m1)" ] || rx_fail "kernel killed an excepted exec"
+	# The exception is scoped to the exe path: another dropped path still dies.
+	rx_ctr_drop e1 "$DROPPER" /tmp/other
+	local rc=0
+	rx_ctr_exec e1 /tmp/other /tmp/m2 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "unexcepted path exit $rc, want 137"
+}
+
+t_raw_tp_fallback_still_kills_in_kernel() {
+	trap teardown EXIT
+	setup_agent_and_container r1 shop kill_process false "" --force-raw-tp
+	"$RX_BUILD/reflex" status --address "127.0.0.1:${RX_AGENT_PORT:-19464}" | grep -q 'raw_tp/sched_process_exec' ||
+		rx_fail "status does not show the raw_tp hook"
+	local rc=0
+	rx_ctr_exec r1 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "exit $rc, want 137"
+	[ ! -e "$(marker r1 m1)" ] || rx_fail "marker written under raw_tp"
+}
+
+t_endpoints_and_clean_shutdown() {
+	trap 'rx_cleanup_all' EXIT
+	rx_agent_config "$RX_TMP/agent.yaml" kill_process
+	rx_agent_start "$RX_TMP/agent.yaml"
+	local base="http://127.0.0.1:${RX_AGENT_PORT:-19464}"
+	curl -sf "$base/healthz" | grep -q ok || rx_fail "/healthz"
+	curl -sf "$base/metrics" | grep -q '^reflex_hook_active{hook="tp_btf/sched_process_exec"} 1' ||
+		rx_fail "/metrics does not show the active hook"
+	"$RX_BUILD/reflex" status --address "${base#http://}" | grep -q 'tp_btf/sched_process_exec' || rx_fail "reflex status"
+	bpftool prog show | grep -q exec_btf || rx_fail "program not loaded while running"
+	rx_agent_stop || rx_fail "reflexd exit status non-zero on SIGTERM"
+	! bpftool prog show | grep -q exec_btf || rx_fail "program still loaded after SIGTERM"
+	! bpftool link show | grep -q exec_btf || rx_fail "link left behind"
+}
+
+t_bad_config_fails_loudly() {
+	printf 'dryrun: maybe\nrules: []\n' >"$RX_TMP/bad.yaml"
+	local out rc=0
+	out=$("$RX_BUILD/reflexd" --config "$RX_TMP/bad.yaml" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || rx_fail "reflexd started with a bad config"
+	echo "$out" | grep -q "bad.yaml:1" || rx_fail "error does not name file and line: $out"
+	"$RX_BUILD/reflex" config check "$RX_ROOT/rules/config.yaml" >/dev/null || rx_fail "shipped config invalid"
+	! "$RX_BUILD/reflex" config check "$RX_TMP/bad.yaml" 2>/dev/null || rx_fail "config check accepted a bad file"
+}
+
+rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
+rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
+rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
+rx_test kernel_kill_then_kill_container t_kernel_kill_then_kill_container
+rx_test cgroup_v1_freezer_fallback t_cgroup_v1_freezer_fallback
+rx_test dry_run_leaves_it_running t_dry_run_leaves_it_running
+rx_test copied_up_lower_binary_counts_as_upper t_copied_up_lower_binary_counts_as_upper
+rx_test script_in_upper_layer_is_judged_by_interpreter t_script_in_upper_layer_is_judged_by_interpreter
+rx_test memfd_exec_is_flagged_and_killed t_memfd_exec_is_flagged_and_killed
+rx_test host_process_is_never_killed t_host_process_is_never_killed
+rx_test denied_namespace_is_never_killed t_denied_namespace_is_never_killed
+rx_test exception_is_never_killed t_exception_is_never_killed
+rx_test raw_tp_fallback_still_kills_in_kernel t_raw_tp_fallback_still_kills_in_kernel
+rx_test endpoints_and_clean_shutdown t_endpoints_and_clean_shutdown
+rx_test bad_config_fails_loudly t_bad_config_fails_loudly

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Runs inside a benchmark container: fork+exec PROGRAM COUNT times, waits
+ * for each child and prints "pid reaped_monotonic_ns status" per run, so
+ * the bench can pair each reap with the kernel event's bpf_ktime_get_ns()
+ * (same clock: CLOCK_MONOTONIC). Each child gets MARKER_PREFIX<i> as argv[1].
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	char marker[4096];
+	long count;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: bench-spawner COUNT PROGRAM MARKER_PREFIX [ARG]\n");
+		return 2;
+	}
+	count = strtol(argv[1], NULL, 10);
+	for (long i = 0; i < count; i++) {
+		struct timespec ts;
+		int status;
+		pid_t pid;
+
+		snprintf(marker, sizeof(marker), "%s%ld", argv[3], i);
+		pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			char *args[] = { argv[2], marker, argc > 4 ? argv[4] : NULL, NULL };
+
+			execv(argv[2], args);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) != pid) {
+			perror("waitpid");
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		printf("%d %llu %d\n", (int)pid,
+		       (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec,
+		       WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+		fflush(stdout);
+	}
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Attribution: cgroup v2 id -> cgroup path -> container -> pod.
+ * Cached; refreshed on a miss; evicted when the cgroup goes away.
+ * Single-threaded: called from reflexd's event loop only.
+ */
+#ifndef REFLEX_ATTRIB_H
+#define REFLEX_ATTRIB_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "container.h"
+
+struct attrib_config {
+	const char *cgroup_root;             /* cgroup2 mount point, e.g. /sys/fs/cgroup/unified */
+	const char *const *containerd_roots; /* e.g. /run/containerd, /run/k3s/containerd */
+	size_t n_containerd_roots;
+	const char *crio_root;               /* e.g. /run/containers/storage */
+};
+
+struct container_info {
+	uint64_t cgroup_id;
+	char cgroup_path[PATH_MAX];  /* relative to the cgroup root, starts with '/' */
+	char scope_path[PATH_MAX];   /* absolute path of the container's own cgroup dir */
+	struct container_ref ref;
+	bool meta_known;             /* meta was read from a runtime config.json */
+	struct pod_meta meta;
+};
+
+struct attrib;
+
+/* NULL and errno set on failure. Copies what it needs from cfg. */
+struct attrib *attrib_new(const struct attrib_config *cfg);
+/* Accepts NULL; returns NULL. */
+struct attrib *attrib_free(struct attrib *a);
+
+/* Called for each container cgroup that appears (added) or goes away. */
+typedef void (*attrib_change_fn)(void *ctx, const struct container_info *info, bool added);
+
+/*
+ * Walks the whole cgroup tree: caches every container cgroup, evicts the ones
+ * gone, and calls fn for each change. Returns 0 or a negative errno.
+ */
+int attrib_scan(struct attrib *a, attrib_change_fn fn, void *ctx);
+
+/*
+ * The container a cgroup id belongs to. On a cache miss resolves the id
+ * directly (open_by_handle_at on the cgroup root, else a rescan) and reads
+ * the runtime metadata. Returns 0 with *ret (valid until the next attrib_*
+ * call), -ENOENT when the cgroup is a host cgroup or no longer exists.
+ */
+int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_info **ret);
+
+/*
+ * inotify fd that becomes readable when cgroups are created or removed;
+ * on readability call attrib_watch_process, which updates the cache and calls
+ * fn like attrib_scan. -1 if inotify is unavailable (then rescan periodically).
+ */
+int attrib_watch_fd(const struct attrib *a);
+int attrib_watch_process(struct attrib *a, attrib_change_fn fn, void *ctx);
+
+/* Number of container cgroups cached (for status and metrics). */
+size_t attrib_count(const struct attrib *a);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Audit records: one JSON object per line (jansson) for every decision that
+ * acts or would act (kill, refusal, dry-run, alert, exception), to stdout and
+ * to an append-only file. Field set: DESIGN.md "Contracts".
+ */
+#ifndef REFLEX_AUDIT_H
+#define REFLEX_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct audit_record {
+	struct timespec time;        /* CLOCK_REALTIME of the decision */
+	const char *action;          /* the rule's action: alert, kill_process, ... */
+	const char *outcome;         /* killed, dry_run, refused, alert, excepted, failed, confirmed */
+	const char *namespace_;      /* NULL -> JSON null */
+	const char *pod;
+	const char *rule;
+	bool dry_run;
+	const char *reason;          /* dry-run records get "DRY_RUN: " prepended */
+	const char *operator_;       /* who acted, e.g. "reflex-agent" */
+	const char *falco_priority;  /* NULL -> null */
+	const char *falco_output;
+	const char *node;
+	const char *container_id;
+	int64_t pid;                 /* < 0 -> null */
+	const char *exe_path;
+	const char *source;          /* kernel, falco, both */
+	int64_t latency_us;          /* < 0 -> null: kernel event to kill done */
+	/* Extras, omitted when NULL / zero. */
+	const char *kill_mode;       /* kernel, pidfd, cgroup.kill, cgroup-v1-freezer */
+	const char *comm;
+	const char *image;
+	uint64_t cgroup_id;
+	const char *event_id;
+};
+
+/* The record as one JSON line without the newline; malloc'd, NULL on ENOMEM. */
+char *audit_format(const struct audit_record *record);
+
+struct audit_log;
+
+/*
+ * path NULL or "": no file. Creates parent directories (0750) and opens
+ * O_APPEND|O_CLOEXEC (0640). NULL and errno set on failure.
+ */
+struct audit_log *audit_open(const char *path, bool to_stdout);
+/* Writes one line to each sink; file lines are written with one write(2). */
+int audit_write(struct audit_log *log, const struct audit_record *record);
+/* Accepts NULL; returns NULL. */
+struct audit_log *audit_close(struct audit_log *log);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * config.yaml: one file for agent and controller (DESIGN.md "Contracts").
+ * Parsed with libyaml into plain structs; every error names file, line and key.
+ */
+#ifndef REFLEX_CONFIG_H
+#define REFLEX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum reflex_action {
+	ACTION_ALERT = 0,
+	ACTION_KILL_PROCESS,
+	ACTION_KILL_CONTAINER,
+	ACTION_KILL_POD,          /* kill on the node, then the controller deletes the pod */
+	ACTION_ISOLATE_NAMESPACE, /* controller only: the node alerts */
+};
+
+/* "alert", "kill_process", ...; NULL for an out-of-range value. */
+const char *action_name(enum reflex_action action);
+/* 0 and *ret set, or -EINVAL for an unknown name. */
+int action_from_name(const char *name, enum reflex_action *ret);
+/* True for the actions the node carries out by killing. */
+bool action_kills(enum reflex_action action);
+
+enum tristate { TRISTATE_UNSET = -1, TRISTATE_FALSE = 0, TRISTATE_TRUE = 1 };
+
+struct reflex_rule {
+	char *name;            /* Falco rule name, matched exactly */
+	enum reflex_action action;
+	char *audit_reason;    /* copied into the audit record's reason */
+	enum tristate dryrun;  /* UNSET: the global dryrun applies */
+};
+
+/* A scoped exception: every field that is set must match; rule is required. */
+struct reflex_exception {
+	char *rule;
+	char *namespace_; /* exact, or NULL for any */
+	char *exe_path;   /* fnmatch(3) glob, or NULL for any */
+	char *image;      /* fnmatch(3) glob, or NULL for any */
+};
+
+enum unknown_owner_policy {
+	UNKNOWN_OWNER_REFUSE = 0, /* fail safe: no kill when the pod's owner is not known */
+	UNKNOWN_OWNER_ALLOW,
+};
+
+struct agent_config {
+	char *node_name;         /* default: $NODE_NAME, else gethostname() */
+	char *cgroup_root;       /* default NULL: found from /proc/self/mountinfo */
+	char **containerd_roots; /* default: /run/containerd, /run/k3s/containerd */
+	size_t n_containerd_roots;
+	char *crio_root;         /* default: /run/containers/storage */
+	char *audit_log;         /* default: /var/log/reflex/audit.log; "" disables the file */
+	bool audit_stdout;       /* default true */
+	bool enforce_in_kernel;  /* default true: bpf_send_signal where policy allows */
+	char *metrics_address;   /* default 127.0.0.1:9464; "" disables the HTTP server */
+	char *exec_rule;         /* default "Drop and execute new binary in container" */
+	char *fileless_rule;     /* default "Fileless execution via memfd_create" */
+	enum unknown_owner_policy unknown_owner; /* default refuse */
+	unsigned int kill_timeout_ms; /* wait for cgroup.events "populated 0"; default 1000 */
+	char *log_level;         /* error|warn|info|debug; default info */
+};
+
+struct reflex_config {
+	char *path;              /* the file it was read from */
+	bool dryrun;             /* global; default false */
+	char **allowed_namespaces; /* fnmatch globs; empty: no namespace is allowed */
+	size_t n_allowed_namespaces;
+	char **denied_namespaces;  /* fnmatch globs; always win over allowed */
+	size_t n_denied_namespaces;
+	char **protected_owners;   /* owner kinds, e.g. DaemonSet; "Node" (static pod) is always protected */
+	size_t n_protected_owners;
+	struct reflex_rule *rules;
+	size_t n_rules;
+	struct reflex_exception *exceptions;
+	size_t n_exceptions;
+	struct agent_config agent;
+	bool has_controller_section; /* the controller: mapping, read by reflex-controller */
+};
+
+/*
+ * Reads and validates FILE. On success returns 0 and *ret_config (free with
+ * config_free). On failure returns a negative errno and writes a one-line
+ * message "FILE:LINE: key 'x': what is wrong" into err (size errlen).
+ */
+int config_load(const char *path, struct reflex_config **ret_config, char *err, size_t errlen);
+/* Same, from a buffer; name is used in messages. */
+int config_parse(const char *name, const char *text, size_t len, struct reflex_config **ret_config,
+		 char *err, size_t errlen);
+/* Accepts NULL; returns NULL. */
+struct reflex_config *config_free(struct reflex_config *config);
+
+const struct reflex_rule *config_find_rule(const struct reflex_config *config, const char *name);
+
+#endif

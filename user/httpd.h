@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The agent's HTTP endpoints (libmicrohttpd, own thread): /healthz, /readyz,
+ * /metrics (Prometheus text), /status (JSON for `reflex status`).
+ */
+#ifndef REFLEX_HTTPD_H
+#define REFLEX_HTTPD_H
+
+#include "metrics.h"
+
+struct httpd;
+
+/*
+ * address "HOST:PORT" (IPv4 literal or "[v6]:port"); a port of 0 picks one.
+ * NULL and errno set on failure (bad address: EINVAL; bind: the bind errno).
+ */
+struct httpd *httpd_start(const char *address, struct metrics *m);
+/* The port actually bound. */
+unsigned short httpd_port(const struct httpd *h);
+/* Accepts NULL; returns NULL. */
+struct httpd *httpd_stop(struct httpd *h);
+
+#endif

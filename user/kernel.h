@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Kernel side lifecycle: probe which hooks load here, load and attach the
+ * exec program, consume its ring buffer, fill the per-cgroup verdict map,
+ * read the kernel's counters. Detaches everything on close.
+ */
+#ifndef REFLEX_KERNEL_H
+#define REFLEX_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "reflex/events.h"
+
+struct kernel;
+
+/* Called from kernel_consume() for each record; return 0 to go on. */
+typedef int (*kernel_event_fn)(void *ctx, const void *record, size_t size);
+
+struct kernel_opts {
+	uint32_t agent_tgid;
+	uint32_t host_mnt_ns_inum;
+	bool force_raw_tp; /* skip tp_btf, as on a kernel without it (tests) */
+};
+
+/*
+ * Loads and attaches the exec program: tp_btf/sched_process_exec, else
+ * raw_tp/sched_process_exec. Returns 0 and *ret, or a negative errno after
+ * logging why each variant failed.
+ */
+int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, struct kernel **ret);
+/* Accepts NULL; returns NULL. Detaches and unloads. */
+struct kernel *kernel_close(struct kernel *k);
+
+/* The hook in use, e.g. "tp_btf/sched_process_exec". */
+const char *kernel_exec_hook(const struct kernel *k);
+/* Why the preferred hook is not in use, or NULL. */
+const char *kernel_exec_fallback_reason(const struct kernel *k);
+
+/* fd to add to epoll; readable when records are waiting. */
+int kernel_events_fd(const struct kernel *k);
+/* Drains the ring buffer without blocking; returns records consumed or -errno. */
+int kernel_consume(struct kernel *k);
+
+/* verdict flags 0 deletes the entry. */
+int kernel_set_cgroup_verdict(struct kernel *k, uint64_t cgroup_id, uint32_t flags);
+int kernel_clear_cgroup_verdicts(struct kernel *k);
+/* Sums the per-CPU counters into out[REFLEX_KCNT_MAX]. */
+int kernel_read_counters(struct kernel *k, uint64_t out[REFLEX_KCNT_MAX]);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Counters and state that /metrics, /status and `reflex status` show.
+ * Counters are C11 atomics: the event loop writes, the HTTP thread reads.
+ */
+#ifndef REFLEX_METRICS_H
+#define REFLEX_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum metric_counter {
+	METRIC_EVENTS_EXEC = 0,     /* exec events received from the kernel */
+	METRIC_KILLS_KERNEL,        /* processes killed in the kernel */
+	METRIC_KILLS_PIDFD,         /* processes killed through a pidfd */
+	METRIC_KILLS_CGROUP,        /* containers killed through cgroup.kill */
+	METRIC_KILL_FAILURES,       /* a kill that was decided and failed */
+	METRIC_REFUSALS,            /* a safeguard refused a kill */
+	METRIC_DRY_RUNS,
+	METRIC_ALERTS,              /* alert-only decisions (rule action alert, exceptions) */
+	METRIC_HOST_EVENTS,         /* events from processes outside containers */
+	METRIC_STALE_TARGETS,       /* target gone or PID reused before the kill */
+	METRIC_AUDIT_ERRORS,        /* audit record could not be written */
+	METRIC_COUNTER_MAX,
+};
+
+/* Counters the kernel keeps, copied in by the event loop before export. */
+enum metric_kernel_counter {
+	METRIC_K_EXEC_SEEN = 0,
+	METRIC_K_EXEC_SUSPICIOUS,
+	METRIC_K_EXEC_KILLED,
+	METRIC_K_RINGBUF_DROPS,
+	METRIC_K_SIGNAL_ERRORS,
+	METRIC_K_MAX,
+};
+
+#define METRICS_MAX_HOOKS 16
+
+struct metrics;
+
+/* NULL and errno set on failure. */
+struct metrics *metrics_new(const char *node);
+struct metrics *metrics_free(struct metrics *m);
+
+void metrics_inc(struct metrics *m, enum metric_counter c);
+uint64_t metrics_get(const struct metrics *m, enum metric_counter c);
+void metrics_set_kernel(struct metrics *m, enum metric_kernel_counter c, uint64_t value);
+void metrics_set_containers(struct metrics *m, uint64_t n);
+
+/*
+ * Registers a hook (e.g. "tp_btf/sched_process_exec") and its state: active,
+ * or inactive with the reason. Called during start-up only.
+ */
+void metrics_set_hook(struct metrics *m, const char *name, bool active, const char *detail);
+/* Ready once the hooks are attached. */
+void metrics_set_ready(struct metrics *m, bool ready);
+bool metrics_ready(const struct metrics *m);
+
+/* Prometheus text exposition (version 0.0.4); malloc'd, NULL on ENOMEM. */
+char *metrics_render_prometheus(const struct metrics *m);
+/* JSON for `reflex status`: hooks, counters, containers, ready; malloc'd. */
+char *metrics_render_status_json(const struct metrics *m);
+
+#endif

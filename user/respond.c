@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "respond.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int respond_pidfd_open(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int pidfd_send_signal(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) ? -errno : 0;
+}
+
+static int read_small_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int respond_proc_start_ticks(pid_t pid, uint64_t *ret_ticks)
+{
+	char path[64], buf[1024];
+	unsigned long long ticks;
+	char *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : n;
+	/* comm may hold spaces and ')': fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	/* After ") " come fields 3.. ; starttime is field 22, the 20th from here. */
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (field == 22)
+			break;
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (sscanf(p, "%llu", &ticks) != 1)
+		return -EINVAL;
+	*ret_ticks = ticks;
+	return 0;
+}
+
+/* cgroup v2 id of /proc/<pid>: stat of its "0::" path under the cgroup root. */
+static int proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
+{
+	char path[64], buf[4096], full[PATH_MAX];
+	struct stat st;
+	char *line, *save = NULL;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : n;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if (strstr(line + 3, "/.."))
+			return -EINVAL;
+		if ((size_t)snprintf(full, sizeof(full), "%s%s", cgroup_root, line + 3) >= sizeof(full))
+			return -ENAMETOOLONG;
+		if (stat(full, &st))
+			return -errno;
+		*ret_id = (uint64_t)st.st_ino;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int respond_check_identity(const char *cgroup_root, int pidfd, const struct process_identity *id)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t ticks, cgroup_id;
+	int err;
+
+	if (hz <= 0)
+		return -EINVAL;
+	err = respond_proc_start_ticks(id->pid, &ticks);
+	if (err)
+		return err;
+	if (ticks != id->start_boottime_ns / (1000000000ULL / (uint64_t)hz))
+		return -ESTALE;
+	err = proc_cgroup_id(cgroup_root, id->pid, &cgroup_id);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	if (cgroup_id != id->cgroup_id)
+		return -ESTALE;
+	/*
+	 * The reads above went by number. The pidfd is alive, so the number
+	 * still belongs to the process it pins: what we read was about it.
+	 */
+	return pidfd_send_signal(pidfd, 0);
+}
+
+int respond_kill_process(const char *cgroup_root, const struct process_identity *id, int *ret_pidfd)
+{
+	int pidfd, err;
+
+	if (id->pid <= 1)
+		return -EPERM;
+	pidfd = respond_pidfd_open(id->pid);
+	if (pidfd < 0)
+		return pidfd;
+	err = respond_check_identity(cgroup_root, pidfd, id);
+	if (!err)
+		err = pidfd_send_signal(pidfd, SIGKILL);
+	if (err) {
+		close(pidfd);
+		return err;
+	}
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	close(fd);
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int respond_kill_cgroup(const char *cgroup_dir, int *ret_events_fd)
+{
+	char path[PATH_MAX];
+	int events_fd, err;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.events", cgroup_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	/* Open first: if the cgroup vanishes meanwhile there is nothing to wait for. */
+	events_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (events_fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/cgroup.kill", cgroup_dir);
+	err = write_file(path, "1");
+	if (err) {
+		close(events_fd);
+		return err;
+	}
+	*ret_events_fd = events_fd;
+	return 0;
+}
+
+int respond_cgroup_populated(int events_fd)
+{
+	char buf[256];
+	ssize_t n;
+	char *p;
+
+	n = pread(events_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return errno == ENODEV ? 0 : -errno; /* cgroup removed: nothing left */
+	buf[n] = '\0';
+	p = strstr(buf, "populated ");
+	if (!p)
+		return -EINVAL;
+	return p[10] == '1';
+}
+
+static int freezer_set(const char *freezer_dir, const char *state, unsigned int timeout_ms)
+{
+	char path[PATH_MAX], buf[64];
+	struct timespec nap = { 0, 1000000 };
+	int err;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/freezer.state", freezer_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	err = write_file(path, state);
+	if (err)
+		return err;
+	for (unsigned int waited = 0; waited <= timeout_ms; waited++) {
+		err = read_small_file(path, buf, sizeof(buf));
+		if (err < 0)
+			return err;
+		if (strncmp(buf, state, strlen(state)) == 0)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+int respond_kill_cgroup_v1(const char *freezer_dir, unsigned int timeout_ms)
+{
+	char path[PATH_MAX];
+	char *buf = NULL, *line, *save = NULL;
+	int signalled = 0, err, thaw_err;
+	size_t cap = 65536;
+
+	err = freezer_set(freezer_dir, "FROZEN", timeout_ms);
+	if (err)
+		goto thaw;
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto thaw;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.procs", freezer_dir);
+	err = read_small_file(path, buf, cap);
+	if (err < 0)
+		goto thaw;
+	err = 0;
+	/* Frozen: no pid in the list can exit and be reused before we open it. */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long pid = strtol(line, NULL, 10);
+		int pidfd;
+
+		if (pid <= 1)
+			continue;
+		pidfd = respond_pidfd_open((pid_t)pid);
+		if (pidfd < 0)
+			continue;
+		if (pidfd_send_signal(pidfd, SIGKILL) == 0)
+			signalled++;
+		close(pidfd);
+	}
+thaw:
+	/* SIGKILL is delivered on thaw; a group left frozen would be worse than none. */
+	thaw_err = freezer_set(freezer_dir, "THAWED", timeout_ms);
+	free(buf);
+	if (err)
+		return err;
+	if (thaw_err)
+		return thaw_err;
+	return signalled;
+}
