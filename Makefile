@@ -27,9 +27,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror \
 	-Wmissing-field-initializers -Werror=undef -Wformat=2 -Wshadow
 CFLAGS ?= $(CFLAGS_BASE)
 ALL_CFLAGS := $(CFLAGS) $(SANFLAGS) -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd
+LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -pthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	-Iinclude -I$(OUTPUT)
+	-Iinclude -Ibpf -I$(OUTPUT)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -89,9 +89,14 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(MODULE_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter $^ $(LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/helpers/%: tests/helpers/%.c | $(OUTPUT)/helpers
+# The dropped binary has no libc: its very first instructions write the marker.
+$(OUTPUT)/helpers/dropper: tests/helpers/dropper.c | $(OUTPUT)/helpers
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -O2 -static -nostdlib -fno-stack-protector -fno-builtin -Wall -Werror $< -o $@
+
+$(OUTPUT)/helpers/%: tests/helpers/%.c | $(OUTPUT)/helpers
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) -static $< -o $@
 
 $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)

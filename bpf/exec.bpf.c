@@ -14,7 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "reflex/events.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -26,25 +26,23 @@ const volatile __u32 agent_tgid = 0;
 /* Inode number of the host's mount namespace: execs there are host execs. */
 const volatile __u32 host_mnt_ns_inum = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} events SEC(".maps");
+/*
+ * Scan the command line for Falco's Stratum indicators (stratum+tcp,
+ * stratum+ssl, stratum2+tcp, stratum2+ssl)? Set by reflexd; only container
+ * execs pay for it.
+ */
+volatile __u32 scan_stratum_argv = 0;
+
+struct args_scratch {
+	char buf[REFLEX_ARGS_SCAN + 16]; /* slack so i + 12 stays inside */
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, REFLEX_KCNT_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-/* cgroup id -> what the kernel may do at once; filled by reflexd from policy. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct reflex_cgroup_verdict);
-} cgroup_verdicts SEC(".maps");
+	__type(value, struct args_scratch);
+} args_scratch SEC(".maps");
 
 /* Twice the path length, so a masked offset plus a bounded read stays inside. */
 struct path_scratch {
@@ -57,14 +55,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct path_scratch);
 } scratch SEC(".maps");
-
-static __always_inline void counter_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 /*
  * overlayfs embeds the VFS inode in struct ovl_inode, and __upperdentry
@@ -165,9 +155,78 @@ static __always_inline void exe_path_fill(struct reflex_exec_event *e, struct de
 	bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), s->buf);
 }
 
+/* As path_off_bound: a mask the verifier sees (REFLEX_ARGS_SCAN is a power of two). */
+static __always_inline unsigned long args_len_bound(unsigned long len)
+{
+	asm volatile("%[len] &= %[mask]" : [len] "+r"(len) : [mask] "i"(REFLEX_ARGS_SCAN - 1));
+	return len;
+}
+
+struct stratum_scan {
+	struct args_scratch *s;
+	__u32 len;
+	bool found;
+};
+
+/* bpf_loop body: is "stratum[2]+tcp" or "+ssl" at offset i? */
+static long stratum_at(__u32 i, void *ctx)
+{
+	struct stratum_scan *scan = ctx;
+	const char *b;
+	__u32 j;
+
+	if (i >= REFLEX_ARGS_SCAN || i + 12 > scan->len)
+		return 1;
+	b = &scan->s->buf[args_len_bound(i)];
+	if (b[0] != 's' || b[1] != 't' || b[2] != 'r' || b[3] != 'a' || b[4] != 't' || b[5] != 'u' ||
+	    b[6] != 'm')
+		return 0;
+	j = b[7] == '2' ? 8 : 7;
+	if (b[j] == '+' && ((b[j + 1] == 't' && b[j + 2] == 'c' && b[j + 3] == 'p') ||
+			    (b[j + 1] == 's' && b[j + 2] == 's' && b[j + 3] == 'l'))) {
+		scan->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Reads argv of the new image and looks for Falco's Stratum indicators.
+ * bpf_loop (5.17+) keeps the verifier's work to one pass over the body;
+ * without it the scan is off and reflexd says so.
+ */
+static __always_inline bool args_have_stratum(struct task_struct *task, struct args_scratch **ret)
+{
+	struct stratum_scan scan = {};
+	unsigned long start, end, len;
+	__u32 zero = 0;
+
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return false;
+	scan.s = bpf_map_lookup_elem(&args_scratch, &zero);
+	if (!scan.s)
+		return false;
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	len = end > start ? end - start : 0;
+	if (len > REFLEX_ARGS_SCAN - 1)
+		len = REFLEX_ARGS_SCAN - 1;
+	len = args_len_bound(len);
+	if (len < 12 || bpf_probe_read_user(scan.s->buf, len, (void *)start) < 0)
+		return false;
+	/* Bytes past len are from an earlier exec: end the copy with two NULs. */
+	scan.s->buf[args_len_bound(len)] = '\0';
+	scan.s->buf[args_len_bound(len) + 1] = '\0';
+	*ret = scan.s;
+	scan.len = (__u32)len;
+	bpf_loop(REFLEX_ARGS_SCAN, stratum_at, &scan, 0);
+	return scan.found;
+}
+
 static __always_inline int handle_exec(struct task_struct *task, struct linux_binprm *bprm)
 {
 	struct reflex_cgroup_verdict *verdict;
+	struct args_scratch *args = NULL;
 	struct reflex_exec_event *e;
 	struct inode *inode;
 	struct file *file;
@@ -196,6 +255,8 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		if (name_is_memfd(BPF_CORE_READ(file, f_path.dentry)))
 			flags |= REFLEX_EXEC_MEMFD;
 	}
+	if (scan_stratum_argv && args_have_stratum(task, &args))
+		flags |= REFLEX_EXEC_STRATUM_ARGV;
 	if (!flags)
 		return 0;
 
@@ -207,7 +268,9 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	if (verdict && (((flags & REFLEX_EXEC_UPPER_LAYER) &&
 			 (verdict->flags & REFLEX_VERDICT_KILL_UPPER_EXEC)) ||
 			((flags & REFLEX_EXEC_FILELESS) &&
-			 (verdict->flags & REFLEX_VERDICT_KILL_FILELESS_EXEC)))) {
+			 (verdict->flags & REFLEX_VERDICT_KILL_FILELESS_EXEC)) ||
+			((flags & REFLEX_EXEC_STRATUM_ARGV) &&
+			 (verdict->flags & REFLEX_VERDICT_KILL_STRATUM_EXEC)))) {
 		if (bpf_send_signal(SIGKILL) == 0) {
 			kact = REFLEX_KACT_SIGKILL_SENT;
 			counter_inc(REFLEX_KCNT_EXEC_KILLED);
@@ -239,6 +302,10 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = '\0';
 	exe_path_fill(e, BPF_CORE_READ(file, f_path.dentry));
+	if (args)
+		bpf_probe_read_kernel(e->args, sizeof(e->args), args->buf);
+	else
+		e->args[0] = '\0';
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * Runs inside a benchmark container: fork+exec PROGRAM COUNT times, waits
  * for each child and prints "pid reaped_monotonic_ns status" per run, so
  * the bench can pair each reap with the kernel event's bpf_ktime_get_ns()
- * (same clock: CLOCK_MONOTONIC). Each child gets MARKER_PREFIX<i> as argv[1].
+ * (same clock: CLOCK_MONOTONIC). Each child gets MARKER_PREFIX<i> as argv[1]
+ * (no marker when MARKER_PREFIX is "-"), then the remaining ARGS.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ int main(int argc, char **argv)
 	long count;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: bench-spawner COUNT PROGRAM MARKER_PREFIX [ARG]\n");
+		fprintf(stderr, "usage: bench-spawner COUNT PROGRAM MARKER_PREFIX|- [ARGS...]\n");
 		return 2;
 	}
 	count = strtol(argv[1], NULL, 10);
@@ -35,8 +36,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (pid == 0) {
-			char *args[] = { argv[2], marker, argc > 4 ? argv[4] : NULL, NULL };
+			char *args[64];
+			int n = 0;
 
+			args[n++] = argv[2];
+			if (strcmp(argv[3], "-") != 0)
+				args[n++] = marker;
+			for (int a = 4; a < argc && n < 63; a++)
+				args[n++] = argv[a];
+			args[n] = NULL;
 			execv(argv[2], args);
 			_exit(127);
 		}

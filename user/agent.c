@@ -13,6 +13,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "agent.h"
 #include "attrib.h"
@@ -22,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "pools.h"
 #include "respond.h"
 
 #define AGENT_OPERATOR "reflex-agent"
@@ -52,6 +55,7 @@ struct incident {
 	char exe_path[REFLEX_PATH_LEN];
 	char comm[REFLEX_COMM_LEN];
 	char event_id[80];
+	char destination[80];   /* pool connects: "ADDR:PORT/PROTO" */
 	bool has_meta;
 	bool is_container;
 };
@@ -75,11 +79,19 @@ struct agent {
 	int timer_fd;
 	uint64_t last_rescan_ns;
 	struct incident *waiting; /* incidents whose kill is not confirmed yet */
+	struct pool_lists pools;          /* parsed agent.pool_lists */
+	struct pool_resolver *resolver;   /* NULL when no connect hook is active */
+	struct pool_addr *pool_applied;   /* normalized set in the LPM tries now */
+	size_t n_pool_applied;
 	bool stopping;
 };
 
+static void on_resolver(struct agent *a);
+static void pools_stop(struct agent *a);
+static void pools_start(struct agent *a);
+
 /* epoll tags for the fixed fds; incidents are tagged by their pointer. */
-static char tag_kernel, tag_signal, tag_timer, tag_attrib;
+static char tag_kernel, tag_signal, tag_timer, tag_attrib, tag_resolver;
 
 static uint64_t monotonic_ns(void)
 {
@@ -122,6 +134,7 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		.image = or_null(inc->image),
 		.cgroup_id = inc->cgroup_id,
 		.event_id = inc->event_id,
+		.destination = or_null(inc->destination),
 	};
 
 	clock_gettime(CLOCK_REALTIME, &r.time);
@@ -255,15 +268,20 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	incident_check(a, inc);
 }
 
-static void kill_process(struct agent *a, struct incident *inc, const struct reflex_exec_event *e)
+static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, uint64_t start_boottime,
+			 uint64_t cgroup_id)
 {
 	struct process_identity id = {
-		.pid = (pid_t)e->tgid,
-		.start_boottime_ns = e->start_boottime,
-		.cgroup_id = e->cgroup_id,
+		.pid = (pid_t)tgid,
+		.start_boottime_ns = start_boottime,
+		.cgroup_id = cgroup_id,
 	};
+	uint64_t ticks;
 	int pidfd = -1, err;
 
+	/* Kernels without bpf_get_current_task in cgroup hooks send no start time. */
+	if (!id.start_boottime_ns && respond_proc_start_ticks(id.pid, &ticks) == 0)
+		id.start_boottime_ns = ticks * (1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK));
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
 		inc->outcome = "refused";
@@ -271,7 +289,7 @@ static void kill_process(struct agent *a, struct incident *inc, const struct ref
 			 err == -ESTALE ? "; target no longer the process of the event (pid reused or moved): not signalled"
 					: "; target exited before the kill");
 		metrics_inc(a->metrics, METRIC_STALE_TARGETS);
-		log_warn("kill of pid %u skipped: %s", e->tgid,
+		log_warn("kill of pid %u skipped: %s", tgid,
 			 err == -ESTALE ? "pid now names another process" : "already exited");
 		incident_audit(a, inc, -1);
 		incident_free(inc);
@@ -293,12 +311,10 @@ static void kill_process(struct agent *a, struct incident *inc, const struct ref
 }
 
 /* The kernel already sent SIGKILL: confirm the exit to measure and audit it. */
-static void confirm_kernel_kill(struct agent *a, struct incident *inc, const struct reflex_exec_event *e)
+static void confirm_kernel_kill(struct agent *a, struct incident *inc, uint32_t tgid)
 {
-	int pidfd = respond_pidfd_open((pid_t)e->tgid);
+	int pidfd = respond_pidfd_open((pid_t)tgid);
 
-	metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
-	inc->kill_mode = "kernel";
 	if (pidfd < 0) {
 		/* Gone already: the usual case, the kill landed before we looked. */
 		incident_audit(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
@@ -307,13 +323,6 @@ static void confirm_kernel_kill(struct agent *a, struct incident *inc, const str
 	}
 	inc->wait = WAIT_PROCESS_EXIT;
 	incident_wait(a, inc, pidfd, EPOLLIN);
-}
-
-static const char *exec_rule_for(const struct agent *a, uint32_t flags)
-{
-	if (flags & REFLEX_EXEC_UPPER_LAYER)
-		return a->config->agent.exec_rule;
-	return a->config->agent.fileless_rule;
 }
 
 static void incident_fill_reason(struct incident *inc, const struct policy_decision *d)
@@ -330,35 +339,49 @@ static void incident_fill_reason(struct incident *inc, const struct policy_decis
 		copy_str(inc->reason, sizeof(inc->reason), d->reason);
 }
 
-static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
+/* What a kernel event says, whatever its hook. */
+struct detection {
+	const char *rule;
+	uint64_t ktime_ns;
+	uint32_t tgid;
+	uint64_t start_boottime; /* 0: unknown (read from /proc at handling) */
+	uint64_t cgroup_id;
+	const char *comm;
+	const char *exe_path;
+	const char *what;        /* human summary for the log and reason, e.g. "exec /tmp/x" */
+	const char *destination; /* pool connects: "ADDR:PORT/PROTO" */
+	bool kernel_killed;
+	bool kernel_kill_failed;
+	bool kernel_denied;      /* a connect the kernel already refused (EPERM) */
+};
+
+/* Attribution, policy, response, audit: one path for every kernel detection. */
+static int handle_detection(struct agent *a, const struct detection *det)
 {
 	const struct container_info *info = NULL;
 	struct policy_decision d;
 	struct policy_subject s;
 	struct incident *inc;
-	bool kernel_killed = e->kernel_action == REFLEX_KACT_SIGKILL_SENT;
 	int err;
 
-	metrics_inc(a->metrics, METRIC_EVENTS_EXEC);
 	inc = calloc(1, sizeof(*inc));
 	if (!inc)
 		return -ENOMEM;
 	inc->fd = -1;
-	inc->event_ktime_ns = e->hdr.ktime_ns;
-	inc->pid = e->tgid;
-	inc->cgroup_id = e->cgroup_id;
+	inc->event_ktime_ns = det->ktime_ns;
+	inc->pid = det->tgid;
+	inc->cgroup_id = det->cgroup_id;
 	inc->source = "kernel";
-	copy_str(inc->rule, sizeof(inc->rule), exec_rule_for(a, e->flags));
-	memcpy(inc->exe_path, e->exe_path, sizeof(inc->exe_path));
-	inc->exe_path[sizeof(inc->exe_path) - 1] = '\0';
-	memcpy(inc->comm, e->comm, sizeof(inc->comm));
-	inc->comm[sizeof(inc->comm) - 1] = '\0';
+	copy_str(inc->rule, sizeof(inc->rule), det->rule);
+	copy_str(inc->exe_path, sizeof(inc->exe_path), det->exe_path);
+	copy_str(inc->comm, sizeof(inc->comm), det->comm);
+	copy_str(inc->destination, sizeof(inc->destination), det->destination);
 	snprintf(inc->event_id, sizeof(inc->event_id), "%s-%llu-%u", a->boot_id,
-		 (unsigned long long)e->hdr.ktime_ns, e->tgid);
+		 (unsigned long long)det->ktime_ns, det->tgid);
 
-	err = attrib_lookup(a->attrib, e->cgroup_id, &info);
+	err = attrib_lookup(a->attrib, det->cgroup_id, &info);
 	if (err && err != -ENOENT)
-		log_errno(LOG_LEVEL_WARN, err, "attribution of cgroup %llu", (unsigned long long)e->cgroup_id);
+		log_errno(LOG_LEVEL_WARN, err, "attribution of cgroup %llu", (unsigned long long)det->cgroup_id);
 	inc->is_container = err == 0;
 	if (inc->is_container) {
 		copy_str(inc->container_id, sizeof(inc->container_id), info->ref.id);
@@ -369,61 +392,64 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 			copy_str(inc->image, sizeof(inc->image), info->meta.image);
 		}
 	} else {
+		info = NULL;
 		metrics_inc(a->metrics, METRIC_HOST_EVENTS);
 	}
 
 	s = (struct policy_subject){
 		.rule = inc->rule,
 		.is_container = inc->is_container,
-		.is_agent = (pid_t)e->tgid == a->self_pid,
-		.is_host_init = e->tgid == 1,
+		.is_agent = (pid_t)det->tgid == a->self_pid,
+		.is_host_init = det->tgid == 1,
 		.namespace_ = or_null(inc->namespace_),
 		.pod = or_null(inc->pod),
 		.owner_kind = NULL, /* owners come from the Kubernetes API (not wired yet) */
 		.image = or_null(inc->image),
-		.exe_path = inc->exe_path,
+		.exe_path = or_null(inc->exe_path),
 	};
 	policy_decide(a->config, &s, &d);
 	inc->action = action_name(d.action);
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
+	if (det->what)
+		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
+			 "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
 
-	log_info("exec %s pid %u comm %s in %s%s%s: %s (%s)", inc->exe_path, e->tgid, inc->comm,
-		 inc->is_container ? "container " : "host",
+	log_info("%s pid %u comm %s in %s%s%s: %s (%s)", det->what ? det->what : inc->rule, det->tgid,
+		 inc->comm, inc->is_container ? "container " : "host",
 		 inc->is_container ? inc->container_id : "",
-		 kernel_killed ? ", killed in kernel" : "",
-		 policy_verdict_name(d.verdict), d.reason);
+		 det->kernel_killed ? ", killed in kernel" : "", policy_verdict_name(d.verdict), d.reason);
 
-	if (kernel_killed) {
+	if (det->kernel_killed) {
 		/* The kernel acted on a verdict user space set from this same policy. */
 		if (d.verdict != POLICY_ACT)
 			log_warn("kernel killed pid %u although policy now says %s: verdict map out of step",
-				 e->tgid, policy_verdict_name(d.verdict));
+				 det->tgid, policy_verdict_name(d.verdict));
 		inc->outcome = "killed";
+		metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
+		inc->kill_mode = "kernel";
 		if (d.verdict == POLICY_ACT && info &&
 		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
-			metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
-			inc->kill_mode = "kernel";
 			kill_container(a, inc, info);
 			return 0;
 		}
-		confirm_kernel_kill(a, inc, e);
+		confirm_kernel_kill(a, inc, det->tgid);
 		return 0;
 	}
-	if (e->kernel_action == REFLEX_KACT_SIGKILL_FAILED)
-		log_warn("kernel SIGKILL of pid %u failed; killing from user space", e->tgid);
+	if (det->kernel_kill_failed)
+		log_warn("kernel SIGKILL of pid %u failed; killing from user space", det->tgid);
 
 	switch (d.verdict) {
 	case POLICY_ACT:
 		if (!action_kills(d.action)) {
 			/* isolate_namespace: the controller's job; the node reports. */
-			inc->outcome = "alert";
+			inc->outcome = det->kernel_denied ? "denied" : "alert";
 			metrics_inc(a->metrics, METRIC_ALERTS);
 			break;
 		}
 		inc->outcome = "killed";
 		if (d.action == ACTION_KILL_PROCESS)
-			kill_process(a, inc, e);
+			kill_process(a, inc, det->tgid, det->start_boottime, det->cgroup_id);
 		else
 			kill_container(a, inc, info);
 		return 0;
@@ -441,13 +467,88 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 		break;
 	case POLICY_ALERT:
 	default:
-		inc->outcome = "alert";
+		inc->outcome = det->kernel_denied ? "denied" : "alert";
 		metrics_inc(a->metrics, METRIC_ALERTS);
 		break;
 	}
 	incident_audit(a, inc, -1);
 	incident_free(inc);
 	return 0;
+}
+
+static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
+{
+	char exe_path[REFLEX_PATH_LEN], comm[REFLEX_COMM_LEN], what[REFLEX_PATH_LEN + 64];
+	struct detection det = {
+		.ktime_ns = e->hdr.ktime_ns,
+		.tgid = e->tgid,
+		.start_boottime = e->start_boottime,
+		.cgroup_id = e->cgroup_id,
+		.comm = comm,
+		.exe_path = exe_path,
+		.what = what,
+		.kernel_killed = e->kernel_action == REFLEX_KACT_SIGKILL_SENT,
+		.kernel_kill_failed = e->kernel_action == REFLEX_KACT_SIGKILL_FAILED,
+	};
+
+	metrics_inc(a->metrics, METRIC_EVENTS_EXEC);
+	memcpy(exe_path, e->exe_path, sizeof(exe_path));
+	exe_path[sizeof(exe_path) - 1] = '\0';
+	memcpy(comm, e->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	if (e->flags & REFLEX_EXEC_UPPER_LAYER)
+		det.rule = a->config->agent.exec_rule;
+	else if (e->flags & REFLEX_EXEC_FILELESS)
+		det.rule = a->config->agent.fileless_rule;
+	else
+		det.rule = a->config->agent.stratum_rule;
+	snprintf(what, sizeof(what), "exec %s%s%s", exe_path,
+		 e->flags & REFLEX_EXEC_MEMFD ? " (memfd)" : e->flags & REFLEX_EXEC_FILELESS ? " (unlinked)" : "",
+		 e->flags & REFLEX_EXEC_STRATUM_ARGV ? " with a stratum URL in argv" : "");
+	return handle_detection(a, &det);
+}
+
+static int handle_connect_event(struct agent *a, const struct reflex_connect_event *e)
+{
+	char comm[REFLEX_COMM_LEN], addr[INET6_ADDRSTRLEN], what[160], destination[80];
+	struct detection det = {
+		.rule = a->config->agent.pool_rule,
+		.destination = destination,
+		.ktime_ns = e->hdr.ktime_ns,
+		.tgid = e->tgid,
+		.start_boottime = e->start_boottime,
+		.cgroup_id = e->cgroup_id,
+		.comm = comm,
+		.what = what,
+		.kernel_killed = e->kernel_action & REFLEX_CKACT_SIGKILL_SENT,
+		.kernel_kill_failed = e->kernel_action & REFLEX_CKACT_SIGKILL_FAILED,
+		.kernel_denied = e->kernel_action & REFLEX_CKACT_DENIED,
+	};
+
+	metrics_inc(a->metrics, METRIC_EVENTS_CONNECT);
+	memcpy(comm, e->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	if (!inet_ntop(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->daddr, addr, sizeof(addr)))
+		copy_str(addr, sizeof(addr), "?");
+	snprintf(destination, sizeof(destination), "%s%s%s:%u/%s", e->family == AF_INET6 ? "[" : "", addr,
+		 e->family == AF_INET6 ? "]" : "", e->dport, e->protocol == IPPROTO_UDP ? "udp" : "tcp");
+	if (e->hook == REFLEX_HOOK_STRATUM_PAYLOAD) {
+		/* cgroup_skb cannot signal: the kernel only drops; the kill is ours (pidfd). */
+		det.rule = a->config->agent.stratum_rule;
+		det.kernel_denied = e->kernel_action & REFLEX_CKACT_DROPPED;
+		snprintf(what, sizeof(what), "Stratum handshake to %s%s%s:%u (first payload of a tcp connection)",
+			 e->family == AF_INET6 ? "[" : "", addr, e->family == AF_INET6 ? "]" : "", e->dport);
+		return handle_detection(a, &det);
+	}
+	snprintf(what, sizeof(what), "%s to %s%s%s:%u (%s, pool list %s)",
+		 e->hook == REFLEX_HOOK_SENDMSG4 || e->hook == REFLEX_HOOK_SENDMSG6 ? "sendmsg" : "connect",
+		 e->family == AF_INET6 ? "[" : "", addr, e->family == AF_INET6 ? "]" : "", e->dport,
+		 e->protocol == IPPROTO_UDP ? "udp" : "tcp",
+		 e->lists & REFLEX_POOL_MINER	 ? "miner_domains"
+		 : e->lists & REFLEX_POOL_HTTPS ? "https_miner_domains"
+		 : e->lists & REFLEX_POOL_HTTP	 ? "http_miner_domains"
+						 : "none (port-only mode)");
+	return handle_detection(a, &det);
 }
 
 static int on_kernel_record(void *ctx, const void *record, size_t size)
@@ -466,6 +567,13 @@ static int on_kernel_record(void *ctx, const void *record, size_t size)
 			log_errno(LOG_LEVEL_ERROR, err, "exec event");
 		return 0;
 	}
+	if (h->op == REFLEX_EVENT_CONNECT && size >= sizeof(struct reflex_connect_event)) {
+		int err = handle_connect_event(a, record);
+
+		if (err)
+			log_errno(LOG_LEVEL_ERROR, err, "connect event");
+		return 0;
+	}
 	log_warn("kernel: unknown record op %u, ignoring", h->op);
 	return 0;
 }
@@ -474,14 +582,36 @@ static int on_kernel_record(void *ctx, const void *record, size_t size)
 static uint32_t verdict_flags_for(const struct agent *a, const struct container_info *info)
 {
 	const struct reflex_config *c = a->config;
-	uint32_t flags = 0;
+	uint32_t flags = REFLEX_VERDICT_CONTAINER;
 
-	if (!c->agent.enforce_in_kernel || !info->meta_known || info->cgroup_id == a->self_cgroup_id)
+	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
+	if (!info->meta_known)
+		return flags;
+	/* Denying a pool connect is not a kill: it follows block_pool_connections alone. */
+	if (!c->agent.enforce_in_kernel) {
+		if (c->agent.block_pool_connections &&
+		    policy_kernel_may_kill(c, c->agent.pool_rule, info->meta.namespace_, NULL))
+			flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
+		if (c->agent.block_pool_connections &&
+		    policy_kernel_may_kill(c, c->agent.stratum_rule, info->meta.namespace_, NULL))
+			flags |= REFLEX_VERDICT_DROP_STRATUM;
+		return flags;
+	}
 	if (policy_kernel_may_kill(c, c->agent.exec_rule, info->meta.namespace_, NULL))
 		flags |= REFLEX_VERDICT_KILL_UPPER_EXEC;
 	if (policy_kernel_may_kill(c, c->agent.fileless_rule, info->meta.namespace_, NULL))
 		flags |= REFLEX_VERDICT_KILL_FILELESS_EXEC;
+	if (policy_kernel_may_kill(c, c->agent.stratum_rule, info->meta.namespace_, NULL)) {
+		flags |= REFLEX_VERDICT_KILL_STRATUM_EXEC;
+		if (c->agent.block_pool_connections)
+			flags |= REFLEX_VERDICT_DROP_STRATUM;
+	}
+	if (policy_kernel_may_kill(c, c->agent.pool_rule, info->meta.namespace_, NULL)) {
+		flags |= REFLEX_VERDICT_KILL_POOL_CONNECT;
+		if (c->agent.block_pool_connections)
+			flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
+	}
 	return flags;
 }
 
@@ -492,7 +622,8 @@ static void on_container_change(void *ctx, const struct container_info *info, bo
 	int err;
 
 	log_debug("container %s cgroup %llu %s%s", info->ref.id, (unsigned long long)info->cgroup_id,
-		  added ? "appeared" : "went away", flags ? ", kernel kill armed" : "");
+		  added ? "appeared" : "went away",
+		  flags & ~(uint32_t)REFLEX_VERDICT_CONTAINER ? ", kernel kill armed" : "");
 	err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, flags);
 	if (err)
 		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
@@ -510,6 +641,12 @@ static void refresh_kernel_counters(struct agent *a)
 	metrics_set_kernel(a->metrics, METRIC_K_EXEC_KILLED, c[REFLEX_KCNT_EXEC_KILLED]);
 	metrics_set_kernel(a->metrics, METRIC_K_RINGBUF_DROPS, c[REFLEX_KCNT_RINGBUF_DROPS]);
 	metrics_set_kernel(a->metrics, METRIC_K_SIGNAL_ERRORS, c[REFLEX_KCNT_SIGNAL_ERRORS]);
+	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_SEEN, c[REFLEX_KCNT_CONNECT_SEEN]);
+	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_MATCHED, c[REFLEX_KCNT_CONNECT_MATCHED]);
+	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_DENIED, c[REFLEX_KCNT_CONNECT_DENIED]);
+	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_KILLED, c[REFLEX_KCNT_CONNECT_KILLED]);
+	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_WATCHED, c[REFLEX_KCNT_STRATUM_WATCHED]);
+	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_MATCHED, c[REFLEX_KCNT_STRATUM_MATCHED]);
 }
 
 static int attrib_rebuild(struct agent *a)
@@ -555,6 +692,7 @@ static int attrib_rebuild(struct agent *a)
 static void reload_config(struct agent *a)
 {
 	struct reflex_config *fresh = NULL;
+	bool same_pools;
 	char err[512];
 	int r;
 
@@ -563,12 +701,32 @@ static void reload_config(struct agent *a)
 		log_error("reload: %s; keeping the running config", err);
 		return;
 	}
+	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
+		     a->config->agent.pool_resolve_interval_s == fresh->agent.pool_resolve_interval_s;
 	config_free(a->config);
 	a->config = fresh;
 	log_info("reload: %s loaded (%zu rules, %zu exceptions)", fresh->path, fresh->n_rules,
 		 fresh->n_exceptions);
 	if (attrib_rebuild(a))
 		log_error("reload: attribution rebuild failed; kernel kills stay off until the next rescan");
+	/*
+	 * Same lists: keep the resolver and its last good addresses, re-apply
+	 * (CIDRs and knobs may have changed). Other lists: start over.
+	 */
+	if (same_pools && a->resolver) {
+		struct reflex_connect_config cc = {
+			.port_only = fresh->agent.pool_port_only,
+			.exclude_private = fresh->agent.pool_exclude_private,
+		};
+
+		kernel_set_connect_config(a->kernel, &cc);
+		kernel_set_stratum_scan(a->kernel, fresh->agent.scan_stratum_argv);
+		on_resolver(a);
+	} else {
+		pools_stop(a);
+		pools_start(a);
+		kernel_set_stratum_scan(a->kernel, fresh->agent.scan_stratum_argv);
+	}
 }
 
 static void on_tick(struct agent *a)
@@ -638,6 +796,8 @@ int agent_run(struct agent *a)
 				on_signal(a);
 			} else if (tag == &tag_timer) {
 				on_tick(a);
+			} else if (tag == &tag_resolver) {
+				on_resolver(a);
 			} else if (tag == &tag_attrib) {
 				int err = attrib_watch_process(a->attrib, on_container_change, a);
 
@@ -711,6 +871,129 @@ static void read_boot_id(struct agent *a)
 	if (!fgets(a->boot_id, sizeof(a->boot_id), f))
 		copy_str(a->boot_id, sizeof(a->boot_id), "00000000");
 	fclose(f);
+}
+
+static int pool_key_apply(struct agent *a, const struct pool_addr *p, bool add)
+{
+	if (p->family == AF_INET) {
+		struct reflex_pool_v4_key k = { .prefixlen = p->prefixlen };
+
+		memcpy(k.addr, p->addr, 4);
+		return add ? kernel_pool_v4_update(a->kernel, &k, p->lists) : kernel_pool_v4_delete(a->kernel, &k);
+	}
+	{
+		struct reflex_pool_v6_key k = { .prefixlen = p->prefixlen };
+
+		memcpy(k.addr, p->addr, 16);
+		return add ? kernel_pool_v6_update(a->kernel, &k, p->lists) : kernel_pool_v6_delete(a->kernel, &k);
+	}
+}
+
+/*
+ * New pool set = configured CIDRs + every domain's last good addresses.
+ * Insert and update first, delete the stale after: no moment in which a
+ * pool that stays listed is missing from the tries.
+ */
+static void pools_apply(struct agent *a, struct pool_addr *resolved, size_t n_resolved)
+{
+	const struct agent_config *ac = &a->config->agent;
+	struct pool_addr *set;
+	size_t n = 0, added = 0, removed = 0;
+
+	set = calloc(n_resolved + ac->n_pool_cidrs + 1, sizeof(*set));
+	if (!set) {
+		log_error("pools: out of memory; keeping the current set");
+		return;
+	}
+	for (size_t i = 0; i < ac->n_pool_cidrs; i++)
+		if (pool_cidr_parse(ac->pool_cidrs[i], REFLEX_POOL_MINER, &set[n]) == 0)
+			n++;
+	memcpy(set + n, resolved, n_resolved * sizeof(*set));
+	n = pool_addrs_normalize(set, n + n_resolved);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t lists;
+
+		if (pool_addrs_contains(a->pool_applied, a->n_pool_applied, &set[i], &lists) &&
+		    lists == set[i].lists)
+			continue;
+		if (pool_key_apply(a, &set[i], true) == 0)
+			added++;
+	}
+	for (size_t i = 0; i < a->n_pool_applied; i++) {
+		if (pool_addrs_contains(set, n, &a->pool_applied[i], NULL))
+			continue;
+		if (pool_key_apply(a, &a->pool_applied[i], false) == 0)
+			removed++;
+	}
+	free(a->pool_applied);
+	a->pool_applied = set;
+	a->n_pool_applied = n;
+	metrics_set_pools(a->metrics, a->pools.n_domains, n);
+	if (added || removed)
+		log_info("pools: %zu addresses and CIDRs in the kernel (+%zu -%zu)", n, added, removed);
+}
+
+static void on_resolver(struct agent *a)
+{
+	struct pool_addr *resolved = NULL;
+	size_t n = 0, ok = 0, failed = 0;
+	int err;
+
+	err = pool_resolver_take(a->resolver, &resolved, &n, &ok, &failed);
+	if (err) {
+		log_errno(LOG_LEVEL_WARN, err, "pools: taking resolver results");
+		return;
+	}
+	if (failed)
+		log_warn("pools: %zu of %zu domains do not resolve now; their last good addresses stay",
+			 failed, a->pools.n_domains);
+	metrics_set_pool_resolution(a->metrics, ok, failed);
+	pools_apply(a, resolved, n);
+	free(resolved);
+}
+
+static void pools_stop(struct agent *a)
+{
+	if (a->resolver) {
+		epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, pool_resolver_fd(a->resolver), NULL);
+		a->resolver = pool_resolver_stop(a->resolver);
+	}
+	pool_lists_clear(&a->pools);
+}
+
+/* Loads the lists, programs ports and knobs, starts resolving. Never fatal. */
+static void pools_start(struct agent *a)
+{
+	const struct agent_config *ac = &a->config->agent;
+	struct reflex_connect_config cc = {
+		.port_only = ac->pool_port_only,
+		.exclude_private = ac->pool_exclude_private,
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_resolver };
+	char err[512];
+	int r;
+
+	if (!kernel_connect_active(a->kernel, KERNEL_CONNECT4) && !kernel_connect_active(a->kernel, KERNEL_CONNECT6))
+		return;
+	r = pool_lists_load(ac->pool_lists, &a->pools, err, sizeof(err));
+	if (r) {
+		log_error("pools: %s; only agent.pool_cidrs are watched", err);
+		memset(&a->pools, 0, sizeof(a->pools));
+	}
+	if (kernel_set_miner_ports(a->kernel, &a->pools.ports) || kernel_set_connect_config(a->kernel, &cc))
+		log_error("pools: could not program ports or knobs into the kernel");
+	pools_apply(a, NULL, 0);
+	if (!a->pools.n_domains)
+		return;
+	a->resolver = pool_resolver_start(a->pools.domains, a->pools.n_domains, ac->pool_resolve_interval_s);
+	if (!a->resolver) {
+		log_errno(LOG_LEVEL_ERROR, -errno, "pools: resolver thread");
+		return;
+	}
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, pool_resolver_fd(a->resolver), &ev))
+		log_errno(LOG_LEVEL_ERROR, -errno, "pools: epoll add");
+	log_info("pools: %zu miner ports, %zu domains (resolving every %u s), %zu CIDRs from config",
+		 a->pools.n_ports, a->pools.n_domains, ac->pool_resolve_interval_s, ac->n_pool_cidrs);
 }
 
 /* First directory entry below DIR that is a directory, into ret. */
@@ -855,6 +1138,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	kopts.agent_tgid = (uint32_t)a->self_pid;
 	kopts.host_mnt_ns_inum = (uint32_t)st.st_ino;
 	kopts.force_raw_tp = opts->force_raw_tp;
+	kopts.cgroup_root = a->cgroup_root;
 	err = kernel_open(&kopts, on_kernel_record, a, &a->kernel);
 	if (err) {
 		metrics_set_hook(a->metrics, "exec", false, strerror(-err));
@@ -872,6 +1156,14 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	else
 		log_info("kernel: exec hook %s", kernel_exec_hook(a->kernel));
 
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
+		metrics_set_hook(a->metrics, kernel_connect_hook(p), kernel_connect_active(a->kernel, p),
+				 kernel_connect_reason(a->kernel, p));
+	if (!kernel_connect_active(a->kernel, KERNEL_CONNECT4))
+		log_warn("kernel: cgroup/connect4 inactive (%s): pool connections are not watched",
+			 kernel_connect_reason(a->kernel, KERNEL_CONNECT4));
+	kernel_set_stratum_scan(a->kernel, config->agent.scan_stratum_argv);
+
 	err = epoll_add_tag(a, kernel_events_fd(a->kernel), &tag_kernel);
 	if (!err)
 		err = epoll_add_tag(a, a->signal_fd, &tag_signal);
@@ -884,6 +1176,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	err = attrib_rebuild(a);
 	if (err)
 		goto fail;
+	pools_start(a);
 	if (timerfd_settime(a->timer_fd, 0, &tick, NULL)) {
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "timerfd_settime");
 		goto fail;
@@ -927,6 +1220,9 @@ struct agent *agent_stop(struct agent *a)
 	if (a->metrics)
 		metrics_set_ready(a->metrics, false);
 	a->httpd = httpd_stop(a->httpd);
+	if (a->epoll_fd >= 0)
+		pools_stop(a);
+	free(a->pool_applied);
 	a->attrib = attrib_free(a->attrib);
 	a->kernel = kernel_close(a->kernel);
 	a->audit = audit_close(a->audit);

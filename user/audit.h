@@ -35,6 +35,7 @@ struct audit_record {
 	const char *image;
 	uint64_t cgroup_id;
 	const char *event_id;
+	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
 };
 
 /* The record as one JSON line without the newline; malloc'd, NULL on ENOMEM. */

@@ -61,6 +61,17 @@ struct agent_config {
 	enum unknown_owner_policy unknown_owner; /* default refuse */
 	unsigned int kill_timeout_ms; /* wait for cgroup.events "populated 0"; default 1000 */
 	char *log_level;         /* error|warn|info|debug; default info */
+	/* Mining pools (connect hooks). */
+	char *pool_rule;         /* default "Detect outbound connections to common miner pool ports" */
+	char *stratum_rule;      /* default "Detect crypto miners using the Stratum protocol" */
+	char *pool_lists;        /* Falco's lists; default /etc/reflex/miner_pools.txt */
+	char **pool_cidrs;       /* extra pool CIDRs, any miner port; default none */
+	size_t n_pool_cidrs;
+	bool pool_port_only;     /* a miner port to any non-private address matches; default false */
+	bool pool_exclude_private; /* loopback/RFC 1918/ULA never match; default true */
+	unsigned int pool_resolve_interval_s; /* re-resolve domains; default 300 (1..86400) */
+	bool block_pool_connections; /* deny pool connects (EPERM) where the rule kills; default true */
+	bool scan_stratum_argv;  /* flag execs whose argv has stratum+tcp:// etc.; default true */
 };
 
 struct reflex_config {

@@ -8,12 +8,18 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+
+#include "connect.skel.h"
 #include "exec.skel.h"
 #include "kernel.h"
 #include "log.h"
 
 struct kernel {
 	struct exec_bpf *skel;
+	struct connect_bpf *connect;
+	struct bpf_link *connect_links[KERNEL_CONNECT_PROG_MAX];
+	char connect_reason[KERNEL_CONNECT_PROG_MAX][128];
 	struct ring_buffer *rb;
 	struct bpf_link *link;
 	const char *hook;
@@ -61,6 +67,185 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 	struct kernel *k = ctx;
 
 	return k->fn(k->fn_ctx, data, size);
+}
+
+static const char *const connect_hooks[KERNEL_CONNECT_PROG_MAX] = {
+	[KERNEL_CONNECT4] = "cgroup/connect4",
+	[KERNEL_CONNECT6] = "cgroup/connect6",
+	[KERNEL_SENDMSG4] = "cgroup/sendmsg4",
+	[KERNEL_SENDMSG6] = "cgroup/sendmsg6",
+	[KERNEL_STRATUM_EGRESS] = "cgroup_skb/egress (stratum handshake)",
+};
+
+const char *kernel_connect_hook(enum kernel_connect_prog p)
+{
+	return p < KERNEL_CONNECT_PROG_MAX ? connect_hooks[p] : NULL;
+}
+
+static struct bpf_program *connect_prog(struct connect_bpf *skel, enum kernel_connect_prog p)
+{
+	switch (p) {
+	case KERNEL_CONNECT4:
+		return skel->progs.connect4;
+	case KERNEL_CONNECT6:
+		return skel->progs.connect6;
+	case KERNEL_SENDMSG4:
+		return skel->progs.sendmsg4;
+	case KERNEL_SENDMSG6:
+		return skel->progs.sendmsg6;
+	case KERNEL_STRATUM_EGRESS:
+	default:
+		return skel->progs.stratum_egress;
+	}
+}
+
+/* Opens the connect object sharing the exec object's maps, with a set of programs. */
+static int connect_load(struct kernel *k, unsigned int prog_mask, struct connect_bpf **ret)
+{
+	struct connect_bpf *skel;
+	int err;
+
+	skel = connect_bpf__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->have_current_task =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task, NULL) == 1;
+	/* Watch sockets only if the egress program that consumes the watch loads too. */
+	skel->rodata->watch_stratum =
+		(prog_mask & (1u << KERNEL_STRATUM_EGRESS)) &&
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, NULL) == 1;
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
+		bpf_program__set_autoload(connect_prog(skel, p), prog_mask & (1u << p));
+	err = bpf_map__reuse_fd(skel->maps.events, bpf_map__fd(k->skel->maps.events));
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.counters, bpf_map__fd(k->skel->maps.counters));
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.cgroup_verdicts, bpf_map__fd(k->skel->maps.cgroup_verdicts));
+	if (!err)
+		err = connect_bpf__load(skel);
+	if (err) {
+		connect_bpf__destroy(skel);
+		return err;
+	}
+	*ret = skel;
+	return 0;
+}
+
+/*
+ * Probe each connect program on its own, load the ones that work together,
+ * attach them to the cgroup v2 root. A missing one degrades, never fails.
+ */
+static void connect_open(struct kernel *k, const char *cgroup_root)
+{
+	unsigned int mask = 0;
+	int cgroup_fd, err;
+
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++) {
+		struct connect_bpf *probe = NULL;
+
+		err = connect_load(k, 1u << p, &probe);
+		if (err) {
+			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]), "did not load: %s",
+				 strerror(-err));
+			log_errno(LOG_LEVEL_WARN, err, "kernel: %s did not load", connect_hooks[p]);
+			continue;
+		}
+		connect_bpf__destroy(probe);
+		mask |= 1u << p;
+	}
+	if (!mask)
+		return;
+	err = connect_load(k, mask, &k->connect);
+	if (err) {
+		log_errno(LOG_LEVEL_WARN, err, "kernel: connect programs did not load together");
+		for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
+			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]), "did not load: %s",
+				 strerror(-err));
+		return;
+	}
+	cgroup_fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0) {
+		err = log_errno(LOG_LEVEL_WARN, -errno, "kernel: open %s", cgroup_root);
+		for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
+			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]), "cgroup root: %s",
+				 strerror(-err));
+		return;
+	}
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++) {
+		if (!(mask & (1u << p)))
+			continue;
+		k->connect_links[p] = bpf_program__attach_cgroup(connect_prog(k->connect, p), cgroup_fd);
+		if (!k->connect_links[p]) {
+			err = -errno;
+			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]), "did not attach: %s",
+				 strerror(-err));
+			log_errno(LOG_LEVEL_WARN, err, "kernel: %s did not attach to %s", connect_hooks[p],
+				  cgroup_root);
+		}
+	}
+	close(cgroup_fd);
+}
+
+bool kernel_connect_active(const struct kernel *k, enum kernel_connect_prog p)
+{
+	return p < KERNEL_CONNECT_PROG_MAX && k->connect_links[p];
+}
+
+const char *kernel_connect_reason(const struct kernel *k, enum kernel_connect_prog p)
+{
+	if (p >= KERNEL_CONNECT_PROG_MAX)
+		return NULL;
+	if (k->connect_links[p])
+		return k->connect->rodata->have_current_task ? "attached to the cgroup v2 root"
+							      : "attached (no task start time here)";
+	return k->connect_reason[p][0] ? k->connect_reason[p] : "not loaded";
+}
+
+static int map_update(struct bpf_map *map, const void *key, const void *value)
+{
+	return bpf_map__update_elem(map, key, bpf_map__key_size(map), value, bpf_map__value_size(map),
+				    BPF_ANY) ? -errno : 0;
+}
+
+static int map_delete(struct bpf_map *map, const void *key)
+{
+	if (bpf_map__delete_elem(map, key, bpf_map__key_size(map), 0) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int kernel_pool_v4_update(struct kernel *k, const struct reflex_pool_v4_key *key, uint32_t lists)
+{
+	return k->connect ? map_update(k->connect->maps.pool_v4, key, &lists) : -ENOTSUP;
+}
+
+int kernel_pool_v6_update(struct kernel *k, const struct reflex_pool_v6_key *key, uint32_t lists)
+{
+	return k->connect ? map_update(k->connect->maps.pool_v6, key, &lists) : -ENOTSUP;
+}
+
+int kernel_pool_v4_delete(struct kernel *k, const struct reflex_pool_v4_key *key)
+{
+	return k->connect ? map_delete(k->connect->maps.pool_v4, key) : -ENOTSUP;
+}
+
+int kernel_pool_v6_delete(struct kernel *k, const struct reflex_pool_v6_key *key)
+{
+	return k->connect ? map_delete(k->connect->maps.pool_v6, key) : -ENOTSUP;
+}
+
+int kernel_set_miner_ports(struct kernel *k, const struct reflex_port_bitmap *ports)
+{
+	uint32_t zero = 0;
+
+	return k->connect ? map_update(k->connect->maps.miner_ports, &zero, ports) : -ENOTSUP;
+}
+
+int kernel_set_connect_config(struct kernel *k, const struct reflex_connect_config *cfg)
+{
+	uint32_t zero = 0;
+
+	return k->connect ? map_update(k->connect->maps.connect_config, &zero, cfg) : -ENOTSUP;
 }
 
 int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, struct kernel **ret)
@@ -114,6 +299,9 @@ int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, s
 		goto fail;
 	}
 
+	if (opts->cgroup_root)
+		connect_open(k, opts->cgroup_root);
+
 	k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), ringbuf_cb, k, NULL);
 	if (!k->rb) {
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "kernel: ring buffer");
@@ -131,6 +319,9 @@ struct kernel *kernel_close(struct kernel *k)
 	if (!k)
 		return NULL;
 	ring_buffer__free(k->rb);
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
+		bpf_link__destroy(k->connect_links[p]);
+	connect_bpf__destroy(k->connect);
 	bpf_link__destroy(k->link);
 	exec_bpf__destroy(k->skel);
 	free(k);
@@ -145,6 +336,12 @@ const char *kernel_exec_hook(const struct kernel *k)
 const char *kernel_exec_fallback_reason(const struct kernel *k)
 {
 	return k->fallback_reason[0] ? k->fallback_reason : NULL;
+}
+
+void kernel_set_stratum_scan(struct kernel *k, bool on)
+{
+	/* .bss is mmap'ed: the program sees the store at its next run. */
+	k->skel->bss->scan_stratum_argv = on;
 }
 
 int kernel_events_fd(const struct kernel *k)

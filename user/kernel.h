@@ -20,7 +20,18 @@ typedef int (*kernel_event_fn)(void *ctx, const void *record, size_t size);
 struct kernel_opts {
 	uint32_t agent_tgid;
 	uint32_t host_mnt_ns_inum;
-	bool force_raw_tp; /* skip tp_btf, as on a kernel without it (tests) */
+	const char *cgroup_root; /* cgroup v2 mount: the connect programs attach here */
+	bool force_raw_tp;       /* skip tp_btf, as on a kernel without it (tests) */
+};
+
+/* The connect-family programs, probed and attached one by one. */
+enum kernel_connect_prog {
+	KERNEL_CONNECT4 = 0,
+	KERNEL_CONNECT6,
+	KERNEL_SENDMSG4,
+	KERNEL_SENDMSG6,
+	KERNEL_STRATUM_EGRESS, /* cgroup_skb/egress: Stratum handshakes to unlisted addresses */
+	KERNEL_CONNECT_PROG_MAX,
 };
 
 /*
@@ -36,6 +47,22 @@ struct kernel *kernel_close(struct kernel *k);
 const char *kernel_exec_hook(const struct kernel *k);
 /* Why the preferred hook is not in use, or NULL. */
 const char *kernel_exec_fallback_reason(const struct kernel *k);
+
+/* "cgroup/connect4", ...; whether it is attached, and why not. */
+const char *kernel_connect_hook(enum kernel_connect_prog p);
+bool kernel_connect_active(const struct kernel *k, enum kernel_connect_prog p);
+const char *kernel_connect_reason(const struct kernel *k, enum kernel_connect_prog p);
+
+/* Pool tries, port bitmap and knobs (connect programs). */
+int kernel_pool_v4_update(struct kernel *k, const struct reflex_pool_v4_key *key, uint32_t lists);
+int kernel_pool_v6_update(struct kernel *k, const struct reflex_pool_v6_key *key, uint32_t lists);
+int kernel_pool_v4_delete(struct kernel *k, const struct reflex_pool_v4_key *key);
+int kernel_pool_v6_delete(struct kernel *k, const struct reflex_pool_v6_key *key);
+int kernel_set_miner_ports(struct kernel *k, const struct reflex_port_bitmap *ports);
+int kernel_set_connect_config(struct kernel *k, const struct reflex_connect_config *cfg);
+
+/* Turns the exec program's argv scan for stratum URLs on or off. */
+void kernel_set_stratum_scan(struct kernel *k, bool on);
 
 /* fd to add to epoll; readable when records are waiting. */
 int kernel_events_fd(const struct kernel *k);

@@ -21,6 +21,7 @@ enum metric_counter {
 	METRIC_HOST_EVENTS,         /* events from processes outside containers */
 	METRIC_STALE_TARGETS,       /* target gone or PID reused before the kill */
 	METRIC_AUDIT_ERRORS,        /* audit record could not be written */
+	METRIC_EVENTS_CONNECT,      /* pool connect / Stratum events received from the kernel */
 	METRIC_COUNTER_MAX,
 };
 
@@ -31,6 +32,12 @@ enum metric_kernel_counter {
 	METRIC_K_EXEC_KILLED,
 	METRIC_K_RINGBUF_DROPS,
 	METRIC_K_SIGNAL_ERRORS,
+	METRIC_K_CONNECT_SEEN,
+	METRIC_K_CONNECT_MATCHED,
+	METRIC_K_CONNECT_DENIED,
+	METRIC_K_CONNECT_KILLED,
+	METRIC_K_STRATUM_WATCHED,
+	METRIC_K_STRATUM_MATCHED,
 	METRIC_K_MAX,
 };
 
@@ -46,6 +53,10 @@ void metrics_inc(struct metrics *m, enum metric_counter c);
 uint64_t metrics_get(const struct metrics *m, enum metric_counter c);
 void metrics_set_kernel(struct metrics *m, enum metric_kernel_counter c, uint64_t value);
 void metrics_set_containers(struct metrics *m, uint64_t n);
+/* Pool indicators loaded: domains in the lists, addresses and CIDRs in the kernel. */
+void metrics_set_pools(struct metrics *m, uint64_t domains, uint64_t addresses);
+/* Domains that resolve now, and those failing (keeping their last good addresses). */
+void metrics_set_pool_resolution(struct metrics *m, uint64_t resolved, uint64_t failing);
 
 /*
  * Registers a hook (e.g. "tp_btf/sched_process_exec") and its state: active,

@@ -28,7 +28,12 @@ enum reflex_exec_flag {
 	REFLEX_EXEC_FILELESS = 1 << 1,      /* exe inode has no link: memfd or unlinked */
 	REFLEX_EXEC_MEMFD = 1 << 2,         /* ... and its name is "memfd:..." */
 	REFLEX_EXEC_PATH_TRUNCATED = 1 << 3,/* dentry walk hit REFLEX_PATH_DEPTH or the buffer */
+	REFLEX_EXEC_STRATUM_ARGV = 1 << 4,  /* an argument holds stratum+tcp:// (or +ssl, stratum2+) */
 };
+
+/* Bytes of the argument area the exec program scans for "stratum". */
+#define REFLEX_ARGS_SCAN 1024
+#define REFLEX_ARGS_LEN 256
 
 /* What the kernel already did about the event. */
 enum reflex_kernel_action {
@@ -59,6 +64,75 @@ struct reflex_exec_event {
 	char comm[REFLEX_COMM_LEN];
 	char filename[REFLEX_PATH_LEN]; /* bprm->filename: what execve() was given */
 	char exe_path[REFLEX_PATH_LEN]; /* exe path inside its filesystem (dentry walk) */
+	char args[REFLEX_ARGS_LEN];     /* start of argv, NUL-separated, when flags say STRATUM_ARGV */
+};
+
+/* Which hook saw a pool connection. */
+enum reflex_connect_hook {
+	REFLEX_HOOK_CONNECT4 = 1,
+	REFLEX_HOOK_CONNECT6,
+	REFLEX_HOOK_SENDMSG4,
+	REFLEX_HOOK_SENDMSG6,
+	REFLEX_HOOK_STRATUM_PAYLOAD, /* cgroup_skb/egress saw a Stratum handshake */
+};
+
+/* Which pool list an address came from (a bitmask in the LPM tries). */
+enum reflex_pool_list {
+	REFLEX_POOL_MINER = 1 << 0, /* miner_domains + config CIDRs: any miner port */
+	REFLEX_POOL_HTTP = 1 << 1,  /* http domains: port 80 */
+	REFLEX_POOL_HTTPS = 1 << 2, /* https domains: port 443 */
+	REFLEX_POOL_PORT_ONLY = 1 << 3, /* not listed: matched by port-only mode */
+	REFLEX_POOL_STRATUM = 1 << 4,   /* not listed: the first payload was a Stratum handshake */
+};
+
+/* Bytes of a container connection's first payload searched for a Stratum handshake. */
+#define REFLEX_STRATUM_SCAN 256
+
+/* reflex_connect_event.kernel_action bits. */
+enum reflex_connect_kact {
+	REFLEX_CKACT_DENIED = 1 << 0,        /* the program returned 0: EPERM */
+	REFLEX_CKACT_SIGKILL_SENT = 1 << 1,
+	REFLEX_CKACT_SIGKILL_FAILED = 1 << 2,
+	REFLEX_CKACT_DROPPED = 1 << 3,       /* the handshake packet was dropped (and its retransmits) */
+};
+
+struct reflex_connect_event {
+	struct reflex_event_header hdr;
+	__u64 cgroup_id;
+	__u64 start_boottime; /* 0 when the kernel lacks bpf_get_current_task here */
+	__u32 pid;
+	__u32 tgid;
+	__u32 uid;
+	__u32 lists;          /* enum reflex_pool_list */
+	__u32 kernel_action;  /* enum reflex_connect_kact */
+	__u16 family;         /* AF_INET, AF_INET6 */
+	__u16 dport;          /* host byte order */
+	__u8 protocol;        /* IPPROTO_TCP, IPPROTO_UDP */
+	__u8 hook;            /* enum reflex_connect_hook */
+	__u8 pad[6];
+	__u8 daddr[16];       /* network order; IPv4 in the first 4 bytes */
+	char comm[REFLEX_COMM_LEN];
+};
+
+struct reflex_pool_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct reflex_pool_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Knobs user space sets (array map of one entry; changeable at run time). */
+struct reflex_connect_config {
+	__u32 port_only;       /* a miner port to any non-private address matches */
+	__u32 exclude_private; /* loopback, RFC 1918, link-local, ULA never match (default 1) */
+};
+
+/* 65536 bits: one per port. */
+struct reflex_port_bitmap {
+	__u64 bits[1024];
 };
 
 /*
@@ -67,8 +141,29 @@ struct reflex_exec_event {
  * immediate kill for the rule; anything missing means "report only".
  */
 enum reflex_cgroup_verdict_flag {
-	REFLEX_VERDICT_KILL_UPPER_EXEC = 1 << 0,
-	REFLEX_VERDICT_KILL_FILELESS_EXEC = 1 << 1,
+	REFLEX_VERDICT_CONTAINER = 1 << 0,          /* a container cgroup: its pool connects are reported */
+	REFLEX_VERDICT_KILL_UPPER_EXEC = 1 << 1,
+	REFLEX_VERDICT_KILL_FILELESS_EXEC = 1 << 2,
+	REFLEX_VERDICT_DENY_POOL_CONNECT = 1 << 3,  /* connect/sendmsg to a pool fails with EPERM */
+	REFLEX_VERDICT_KILL_POOL_CONNECT = 1 << 4,  /* ... and the caller gets SIGKILL */
+	REFLEX_VERDICT_KILL_STRATUM_EXEC = 1 << 5,  /* exec with a stratum+tcp:// style argument */
+	REFLEX_VERDICT_DROP_STRATUM = 1 << 6,       /* drop a Stratum handshake and what follows */
+};
+
+/* Per-socket state of a container TCP connection whose first payload is inspected. */
+enum reflex_stratum_state {
+	REFLEX_STRATUM_WATCH = 1, /* first payload not seen yet */
+	REFLEX_STRATUM_BLOCK = 2, /* handshake seen and denied: drop everything after */
+};
+
+struct reflex_stratum_watch {
+	__u64 cgroup_id;
+	__u64 start_boottime;
+	__u32 pid;
+	__u32 tgid;
+	__u32 uid;
+	__u32 state; /* enum reflex_stratum_state */
+	char comm[REFLEX_COMM_LEN];
 };
 
 struct reflex_cgroup_verdict {
@@ -83,6 +178,12 @@ enum reflex_kernel_counter {
 	REFLEX_KCNT_EXEC_KILLED,         /* SIGKILL sent from the kernel */
 	REFLEX_KCNT_RINGBUF_DROPS,       /* bpf_ringbuf_reserve failed: event lost */
 	REFLEX_KCNT_SIGNAL_ERRORS,       /* bpf_send_signal failed */
+	REFLEX_KCNT_CONNECT_SEEN,        /* connect/sendmsg calls the programs ran on */
+	REFLEX_KCNT_CONNECT_MATCHED,     /* ... to a pool, from a container */
+	REFLEX_KCNT_CONNECT_DENIED,      /* ... refused with EPERM */
+	REFLEX_KCNT_CONNECT_KILLED,      /* ... and SIGKILL sent */
+	REFLEX_KCNT_STRATUM_WATCHED,     /* container TCP connections whose first payload is inspected */
+	REFLEX_KCNT_STRATUM_MATCHED,     /* ... that was a Stratum handshake */
 	REFLEX_KCNT_MAX,
 };
 
@@ -91,9 +192,11 @@ enum reflex_kernel_counter {
 
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct reflex_event_header) == 16, "header layout");
-_Static_assert(sizeof(struct reflex_exec_event) == 16 + 24 + 24 + 16 + 512, "exec event layout");
+_Static_assert(sizeof(struct reflex_exec_event) == 16 + 24 + 24 + 16 + 512 + 256, "exec event layout");
 _Static_assert(__builtin_offsetof(struct reflex_exec_event, comm) == 64, "exec event comm offset");
 _Static_assert(sizeof(struct reflex_cgroup_verdict) == 8, "verdict layout");
+_Static_assert(sizeof(struct reflex_connect_event) == 16 + 16 + 20 + 12 + 16 + 16, "connect event layout");
+_Static_assert(__builtin_offsetof(struct reflex_connect_event, daddr) == 64, "connect daddr offset");
 #endif
 
 #endif /* REFLEX_EVENTS_H */

@@ -5,11 +5,15 @@ RX_ROOT=${RX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RX_BUILD=${RX_BUILD:-$RX_ROOT/build}
 RX_EXEC_RULE="Drop and execute new binary in container"
 RX_FILELESS_RULE="Fileless execution via memfd_create"
+RX_POOL_RULE="Detect outbound connections to common miner pool ports"
+RX_STRATUM_RULE="Detect crypto miners using the Stratum protocol"
 
-# rx_agent_config FILE ACTION [DRYRUN] [EXTRA_YAML]: a config whose two exec
-# rules take ACTION; EXTRA_YAML is appended at top level (e.g. exceptions).
+# rx_agent_config FILE ACTION [DRYRUN] [EXTRA_YAML] [AGENT_YAML]: a config whose
+# exec rules take ACTION (pool and stratum rules: $RX_POOL_ACTION, default
+# ACTION); EXTRA_YAML is appended at top level (e.g. exceptions), AGENT_YAML
+# inside agent: (indented two spaces).
 rx_agent_config() {
-	local file=$1 action=$2 dryrun=${3:-false} extra=${4:-}
+	local file=$1 action=$2 dryrun=${3:-false} extra=${4:-} agent_extra=${5:-}
 	cat >"$file" <<YAML
 dryrun: $dryrun
 allowed_namespaces: ["*"]
@@ -22,6 +26,12 @@ rules:
   - name: $RX_FILELESS_RULE
     action: $action
     audit_reason: fileless binary executed in a container
+  - name: $RX_POOL_RULE
+    action: ${RX_POOL_ACTION:-$action}
+    audit_reason: connection to a crypto-mining pool
+  - name: $RX_STRATUM_RULE
+    action: ${RX_POOL_ACTION:-$action}
+    audit_reason: crypto miner started with a stratum URL
 $extra
 agent:
   node_name: it-node
@@ -32,6 +42,8 @@ agent:
   unknown_owner: allow
   kill_timeout_ms: 2000
   log_level: debug
+  pool_lists: $RX_ROOT/rules/miner_pools.txt
+$agent_extra
 YAML
 }
 
@@ -42,7 +54,13 @@ rx_agent_start() {
 	shift
 	mkdir -p "$RX_TMP/agent"
 	: >"$RX_TMP/agent/stdout"
-	"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+	if [ -n "${RX_AGENT_RESOLV:-}" ]; then
+		# Its own mount namespace, so only reflexd sees the test DNS server.
+		unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$RX_AGENT_RESOLV" \
+			"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+	else
+		"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+	fi
 	echo $! >"$RX_TMP/agent/pid"
 	if ! RX_WAIT_MS=15000 rx_wait_for curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/readyz" -o /dev/null; then
 		echo "reflexd did not become ready; its stderr:" >&2

@@ -45,7 +45,7 @@ t_pidfd_kill_without_kernel_enforcement() {
 	trap teardown EXIT
 	setup_agent_and_container p1 shop kill_process false "" --no-kernel-enforce
 	local rc=0
-	timeout 20 bash -c "source $RX_ROOT/tests/integration/lib.sh; rx_ctr_exec p1 /tmp/dropped /tmp/m1 sleep" || rc=$?
+	rx_ctr_exec p1 /tmp/dropped /tmp/m1 sleep || rc=$?
 	[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137"
 	rx_audit_wait outcome=killed kill_mode=pidfd namespace=shop exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no pidfd audit line"; }
 	rx_audit_has outcome=killed kill_mode=pidfd latency_us=None && rx_fail "pidfd kill without latency"
@@ -79,8 +79,8 @@ t_cgroup_v1_freezer_fallback() {
 	rx_ctr_exec f1 /tmp/dropped /tmp/m1 sleep || true
 	rx_audit_wait outcome=killed kill_mode=cgroup-v1-freezer || { rx_audit_show; rx_fail "no freezer audit line"; }
 	rx_wait_for bash -c "! grep -q 'populated 1' $(rx_ctr_cgroup f1)/cgroup.events" || rx_fail "container still populated"
-	grep -q THAWED "/sys/fs/cgroup/freezer$(rx_ctr_cgroup_rel f1)/freezer.state" 2>/dev/null ||
-		[ ! -d "/sys/fs/cgroup/freezer$(rx_ctr_cgroup_rel f1)" ] || rx_fail "freezer left frozen"
+	local freezer="/sys/fs/cgroup/freezer/$(rx_ctr_cgroup_path f1)"
+	[ ! -d "$freezer" ] || grep -q THAWED "$freezer/freezer.state" || rx_fail "freezer left frozen"
 }
 
 t_dry_run_leaves_it_running() {
@@ -123,9 +123,8 @@ t_script_in_upper_layer_is_judged_by_interpreter() {
 
 t_memfd_exec_is_flagged_and_killed() {
 	trap teardown EXIT
-	setup_agent_and_container mf shop kill_process false ""
 	# The dropper lives in the image (lower layer) and re-executes itself from a memfd.
-	cp "$DROPPER" "$RX_TMP/mf/lower/bin/dropper" 2>/dev/null || cp "$DROPPER" "$(rx_ctr_lower mf)/bin/dropper"
+	RX_LOWER_EXTRA=$DROPPER setup_agent_and_container mf shop kill_process false ""
 	local rc=0
 	rx_ctr_exec mf /bin/dropper /tmp/m0 memfd /tmp/m1 || rc=$?
 	[ -e "$(marker mf m0)" ] || rx_fail "the lower-layer loader did not run"
@@ -194,7 +193,7 @@ t_endpoints_and_clean_shutdown() {
 	rx_agent_start "$RX_TMP/agent.yaml"
 	local base="http://127.0.0.1:${RX_AGENT_PORT:-19464}"
 	curl -sf "$base/healthz" | grep -q ok || rx_fail "/healthz"
-	curl -sf "$base/metrics" | grep -q '^reflex_hook_active{hook="tp_btf/sched_process_exec"} 1' ||
+	curl -sf "$base/metrics" | grep -q "^reflex_hook_active{hook=\"tp_btf/sched_process_exec\",detail=.*} 1" ||
 		rx_fail "/metrics does not show the active hook"
 	"$RX_BUILD/reflex" status --address "${base#http://}" | grep -q 'tp_btf/sched_process_exec' || rx_fail "reflex status"
 	bpftool prog show | grep -q exec_btf || rx_fail "program not loaded while running"

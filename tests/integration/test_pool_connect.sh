@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+# Mining-pool connections, end to end: a real container in its own network
+# namespace, a real pool host in another, real DNS (dnsmasq), real reflexd.
+
+source "$(dirname "${BASH_SOURCE[0]}")/agent.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/net.sh"
+
+export RX_LOWER_EXTRA="$RX_BUILD/helpers/netprobe"
+PROBE=/bin/netprobe
+
+# setup NAME NAMESPACE ACTION [DRYRUN] [AGENT_YAML] [reflexd args...]
+setup() {
+	local name=$1 ns=$2 action=$3 dryrun=${4:-false} agent_yaml=${5:-}
+	shift 5 || shift $#
+	rx_ctr_create "$name" "$ns" "$name-pod"
+	rx_net_up "$name"
+	rx_agent_config "$RX_TMP/agent.yaml" "$action" "$dryrun" "" "  pool_resolve_interval_s: 1
+$agent_yaml"
+	rx_agent_start "$RX_TMP/agent.yaml" "$@"
+	rx_wait_for rx_agent_tracks "$name" || rx_fail "agent never saw $name"
+	RX_WAIT_MS=10000 rx_wait_for grep -q "pools: .* addresses and CIDRs in the kernel" "$RX_TMP/agent/stderr" ||
+		rx_fail "pool domains never resolved: $(tail -5 "$RX_TMP/agent/stderr")"
+}
+
+teardown() {
+	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+	rx_net_down
+	rx_cleanup_all
+}
+
+probe() { rx_ctr_exec "$1" $PROBE "${@:2}" >/dev/null 2>&1; }
+
+t_tcp_pool_connect_denied_and_killed() {
+	trap teardown EXIT
+	setup p1 shop kill_process
+	local rc=0
+	probe p1 tcp $RX_POOL_V4 3333 '{"method":"mining.subscribe"}' || rc=$?
+	[ "$rc" -eq 137 ] || [ "$rc" -eq 13 ] || rx_fail "pool connect exit $rc: not denied or killed"
+	! rx_pool_saw tcp $RX_POOL_V4 3333 || rx_fail "the pool received the connection"
+	rx_audit_wait outcome=killed rule="$RX_POOL_RULE" namespace=shop kill_mode=kernel ||
+		{ rx_audit_show; rx_fail "no audit line for the pool connect"; }
+	grep -q "connect to $RX_POOL_V4:3333 (tcp, pool list miner_domains)" "$RX_TMP/agent/stdout" ||
+		rx_fail "audit does not name the destination"
+	rx_ctr_alive p1 || rx_fail "kill_process took the container"
+}
+
+t_ipv6_pool_connect_denied() {
+	trap teardown EXIT
+	setup p6 shop kill_process false "" --no-kernel-enforce
+	local rc=0
+	probe p6 tcp $RX_POOL_V6 3333 || rc=$?
+	[ "$rc" -eq 13 ] || rx_fail "IPv6 pool connect exit $rc, want 13 (EPERM)"
+	! rx_pool_saw tcp $RX_POOL_V6 3333 || rx_fail "the pool received the IPv6 connection"
+	rx_audit_wait rule="$RX_POOL_RULE" outcome=killed kill_mode=pidfd ||
+		{ rx_audit_show; rx_fail "no pidfd kill after the denied IPv6 connect"; }
+}
+
+t_udp_sendmsg_to_pool_denied() {
+	trap teardown EXIT
+	setup pu shop kill_process false "" --no-kernel-enforce
+	local rc=0
+	probe pu udp $RX_POOL_V4 3333 '{"id":1,"method":"login"}' || rc=$?
+	[ "$rc" -eq 13 ] || rx_fail "UDP sendmsg exit $rc, want 13"
+	sleep 0.3
+	! rx_pool_saw udp $RX_POOL_V4 3333 || rx_fail "the pool received the datagram"
+	grep -q "sendmsg to $RX_POOL_V4:3333 (udp" "$RX_TMP/agent/stdout" || { rx_audit_show; rx_fail "no sendmsg audit"; }
+}
+
+t_non_pool_traffic_goes_through() {
+	trap teardown EXIT
+	setup pn shop kill_process
+	probe pn tcp $RX_POOL_V4 2222 || rx_fail "same host, non-miner port was blocked"
+	probe pn tcp $RX_OTHER_V4 3333 || rx_fail "non-pool address on a miner port was blocked"
+	probe pn tcp $RX_OTHER_V6 3333 || rx_fail "non-pool IPv6 address was blocked"
+	rx_wait_for rx_pool_saw tcp $RX_OTHER_V4 3333 || rx_fail "non-pool connection never arrived"
+	[ "$(rx_audit_count rule="$RX_POOL_RULE")" -eq 0 ] || rx_fail "ordinary traffic was audited"
+}
+
+t_private_and_loopback_pass_by_default() {
+	trap teardown EXIT
+	# Even when configured as pools, loopback and RFC 1918 never match (Falco's rule).
+	setup pl shop kill_process false "  pool_cidrs: [127.0.0.0/8, 10.0.0.0/8]"
+	local rc=0
+	probe pl tcp 127.0.0.1 3333 || rc=$?
+	[ "$rc" -ne 13 ] && [ "$rc" -ne 137 ] || rx_fail "loopback connect was denied ($rc)"
+	rc=0
+	probe pl udp 10.1.2.3 3333 || rc=$?
+	[ "$rc" -ne 13 ] && [ "$rc" -ne 137 ] || rx_fail "RFC 1918 sendmsg was denied ($rc)"
+	[ "$(rx_audit_count rule="$RX_POOL_RULE")" -eq 0 ] || rx_fail "private traffic was audited"
+}
+
+t_dry_run_only_logs() {
+	trap teardown EXIT
+	setup pd shop kill_process true
+	probe pd tcp $RX_POOL_V4 3333 || rx_fail "dry-run blocked the connection"
+	rx_wait_for rx_pool_saw tcp $RX_POOL_V4 3333 || rx_fail "pool never saw the dry-run connection"
+	rx_audit_wait outcome=dry_run rule="$RX_POOL_RULE" || { rx_audit_show; rx_fail "no DRY_RUN line"; }
+}
+
+t_denied_namespace_untouched() {
+	trap teardown EXIT
+	setup pk kube-system kill_process
+	probe pk tcp $RX_POOL_V4 3333 || rx_fail "connect from a denied namespace was blocked or killed"
+	rx_audit_wait outcome=refused namespace=kube-system rule="$RX_POOL_RULE" || { rx_audit_show; rx_fail "no refusal"; }
+}
+
+t_host_process_untouched() {
+	trap teardown EXIT
+	setup ph shop kill_process
+	# The host connects to the pool host through the pool namespace's address
+	# from inside that namespace's peer: run netprobe in the container's netns
+	# but the host's cgroup (nsenter -n only).
+	nsenter -t "$(rx_ctr_pid ph)" -n "$RX_BUILD/helpers/netprobe" tcp $RX_POOL_V4 3333 >/dev/null ||
+		rx_fail "a host process was blocked"
+	rx_wait_for rx_pool_saw tcp $RX_POOL_V4 3333 || rx_fail "host connection never arrived"
+}
+
+t_stratum_argv_caught_at_exec() {
+	trap teardown EXIT
+	setup ps shop kill_process
+	local rc=0
+	rx_ctr_exec ps /bin/sh -c 'exec /bin/sleep 5 -o stratum+tcp://pool.supportxmr.com:3333' || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "exec with a stratum URL exit $rc, want 137"
+	rx_audit_wait rule="$RX_STRATUM_RULE" outcome=killed kill_mode=kernel || { rx_audit_show; rx_fail "no stratum audit"; }
+	rx_ctr_exec ps /bin/sh -c 'exec /bin/true stratum-is-a-word' || rx_fail "a harmless argv was killed"
+}
+
+t_stratum_handshake_to_unlisted_address_caught() {
+	trap teardown EXIT
+	setup pt shop kill_process
+	local rc=0
+	probe pt tcp $RX_OTHER_V4 443 '{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5"]}' || rc=$?
+	rx_audit_wait rule="$RX_STRATUM_RULE" outcome=killed kill_mode=pidfd ||
+		{ rx_audit_show; rx_fail "Stratum handshake on 443 to an unlisted address not caught"; }
+	grep -q "Stratum handshake to $RX_OTHER_V4:443" "$RX_TMP/agent/stdout" || rx_fail "audit lacks the destination"
+	! grep -q "mining.subscribe" "$RX_TMP/pool.log" || rx_fail "the handshake reached the pool"
+	# An ordinary first payload on the same path is left alone.
+	probe pt tcp $RX_OTHER_V4 443 'GET / HTTP/1.1' || rx_fail "ordinary TLS-port traffic was blocked"
+	rx_wait_for grep -q "GET / HTTP" "$RX_TMP/pool.log" || rx_fail "ordinary payload never arrived"
+}
+
+t_new_dns_answer_is_picked_up() {
+	trap teardown EXIT
+	setup pr shop kill_process false "" --no-kernel-enforce
+	probe pr tcp $RX_OTHER_V4 3333 || rx_fail "address not yet a pool was blocked"
+	rx_net_dns_set pool.supportxmr.com $RX_OTHER_V4
+	RX_WAIT_MS=15000 rx_wait_for grep -q "pools: .*(+1 " "$RX_TMP/agent/stderr" || rx_fail "new address never applied"
+	local rc=0
+	probe pr tcp $RX_OTHER_V4 3333 || rc=$?
+	[ "$rc" -eq 13 ] || rx_fail "connect to the newly resolved pool address exit $rc, want 13"
+	# The last good address of a name stays listed while it still resolves elsewhere too.
+	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" | grep -q '^reflex_pool_addresses [1-9]' ||
+		rx_fail "/metrics does not show the pool set"
+}
+
+rx_test tcp_pool_connect_denied_and_killed t_tcp_pool_connect_denied_and_killed
+rx_test ipv6_pool_connect_denied t_ipv6_pool_connect_denied
+rx_test udp_sendmsg_to_pool_denied t_udp_sendmsg_to_pool_denied
+rx_test non_pool_traffic_goes_through t_non_pool_traffic_goes_through
+rx_test private_and_loopback_pass_by_default t_private_and_loopback_pass_by_default
+rx_test dry_run_only_logs t_dry_run_only_logs
+rx_test denied_namespace_untouched t_denied_namespace_untouched
+rx_test host_process_untouched t_host_process_untouched
+rx_test stratum_argv_caught_at_exec t_stratum_argv_caught_at_exec
+rx_test stratum_handshake_to_unlisted_address_caught t_stratum_handshake_to_unlisted_address_caught
+rx_test new_dns_answer_is_picked_up t_new_dns_answer_is_picked_up
