@@ -333,8 +333,9 @@ static void test_prometheus_exposition(void **state)
 	/* Escaped on the way out, the same bytes after unescaping. */
 	assert_true(sample_value(e, "reflex_hook_active", "detail", hostile_detail) == 0);
 	assert_true(sample_value(e, "reflex_build_info", "node", "node-\"a\"\\1\n") == 1);
-	/* 11 counters + 5 kernel + containers + 3 hooks + ready + build info. */
-	assert_int_equal(e->n, 22);
+	/* counters + kernel + containers + 4 pool gauges + 3 hooks + ready + build info. */
+	assert_int_equal(e->n, METRIC_COUNTER_MAX + METRIC_K_MAX + 1 + 4 + 3 + 1 + 1);
+	assert_true(sample_value(e, "reflex_pool_addresses", NULL, NULL) == 0);
 	assert_non_null(strstr(text, "reflex_hook_active{hook=\"lsm/bprm_check_security\",detail=\"say \\\"hi\\\" "
 				     "\\\\ C:\\\\path\\nsecond line \\\\n not a newline\"} 0\n"));
 	free(text);
@@ -440,12 +441,20 @@ static void test_status_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(kernel, "exec_seen")), 123456789013LL);
 	assert_int_equal(json_integer_value(json_object_get(kernel, "ringbuf_drops")), 7);
 
-	/* Keys in a stable order: node first, containers_tracked last. */
+	/* Keys in a stable order: node first, the gauges last. */
 	json_object_foreach(j, key, v) {
-		static const char *const order[] = { "node", "ready", "hooks", "counters", "kernel",
-						     "containers_tracked" };
+		static const char *const order[] = { "node",
+						     "ready",
+						     "hooks",
+						     "counters",
+						     "kernel",
+						     "containers_tracked",
+						     "pool_domains",
+						     "pool_addresses",
+						     "pool_domains_resolving",
+						     "pool_domains_failing" };
 
-		assert_true(n < 6);
+		assert_true(n < 10);
 		assert_string_equal(key, order[n++]);
 	}
 	json_decref(j);

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -194,7 +195,7 @@ static void test_never_pid_1(void **state)
 
 static void test_cgroup_kill_empties_a_real_cgroup(void **state)
 {
-	char dir[PATH_MAX], procs[PATH_MAX + 16], pidbuf[16];
+	char dir[PATH_MAX + 64], procs[PATH_MAX + 96], pidbuf[16];
 	pid_t pids[3];
 	int fd, events_fd = -1;
 
