@@ -58,6 +58,7 @@ struct incident {
 	char destination[80];   /* pool connects: "ADDR:PORT/PROTO" */
 	bool has_meta;
 	bool is_container;
+	bool kernel_denied;     /* the kernel refused the connect (EPERM) */
 };
 
 struct agent {
@@ -284,7 +285,8 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 		id.start_boottime_ns = ticks * (1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK));
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
-		inc->outcome = "refused";
+		/* Stale: a safeguard refused. Gone: nothing to kill (a denied connect may remain). */
+		inc->outcome = err == -ESTALE ? "refused" : inc->kernel_denied ? "denied" : "exited";
 		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
 			 err == -ESTALE ? "; target no longer the process of the event (pid reused or moved): not signalled"
 					: "; target exited before the kill");
@@ -372,6 +374,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	inc->pid = det->tgid;
 	inc->cgroup_id = det->cgroup_id;
 	inc->source = "kernel";
+	inc->kernel_denied = det->kernel_denied;
 	copy_str(inc->rule, sizeof(inc->rule), det->rule);
 	copy_str(inc->exe_path, sizeof(inc->exe_path), det->exe_path);
 	copy_str(inc->comm, sizeof(inc->comm), det->comm);
@@ -1039,17 +1042,26 @@ static void find_freezer_root(struct agent *a)
 }
 
 /*
- * cgroup.kill exists in every non-root cgroup on kernels >= 5.14; the root
- * has none, so look at a child. Without it, fall back to the v1 freezer.
+ * cgroup.kill exists in every non-root cgroup on kernels >= 5.14, the root
+ * has none, and there may be no child yet: make a short-lived one to look.
+ * Without it, fall back to the v1 freezer.
  */
 static void probe_container_kill(struct agent *a)
 {
-	char child[PATH_MAX], file[PATH_MAX + 16];
+	char child[PATH_MAX + 32], file[PATH_MAX + 48];
 
 	a->cgroup_kill_supported = false;
-	if (!a->opts.force_cgroup_v1_kill && first_child_dir(a->cgroup_root, child, sizeof(child))) {
-		snprintf(file, sizeof(file), "%s/cgroup.kill", child);
-		a->cgroup_kill_supported = access(file, W_OK) == 0;
+	if (!a->opts.force_cgroup_v1_kill) {
+		bool made;
+
+		snprintf(child, sizeof(child), "%s/reflex-probe-%d", a->cgroup_root, (int)a->self_pid);
+		made = mkdir(child, 0700) == 0;
+		if (made || first_child_dir(a->cgroup_root, child, sizeof(child))) {
+			snprintf(file, sizeof(file), "%s/cgroup.kill", child);
+			a->cgroup_kill_supported = access(file, W_OK) == 0;
+		}
+		if (made && rmdir(child))
+			log_errno(LOG_LEVEL_WARN, -errno, "removing probe cgroup %s", child);
 	}
 	find_freezer_root(a);
 	if (a->cgroup_kill_supported) {
@@ -1063,6 +1075,39 @@ static void probe_container_kill(struct agent *a)
 	log_warn("container kill: cgroup.kill unavailable (%s); using %s",
 		 a->opts.force_cgroup_v1_kill ? "forced off" : "kernel < 5.14",
 		 a->freezer_root[0] ? "the cgroup v1 freezer" : "nothing: kill_container will fail");
+}
+
+/* Inode of a /proc/PID/ns/mnt link ("mnt:[4026531840]"). */
+static int mnt_ns_inum(const char *link, uint32_t *ret)
+{
+	char buf[64];
+	unsigned long long inum;
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (sscanf(buf, "mnt:[%llu]", &inum) != 1)
+		return -EINVAL;
+	*ret = (uint32_t)inum;
+	return 0;
+}
+
+/*
+ * The host's mount namespace: pid 1's (reflexd runs with hostPID). Where
+ * pid 1 is not readable (a sandbox), our own, and say so.
+ */
+static int host_mnt_ns(uint32_t *ret)
+{
+	int err = mnt_ns_inum("/proc/1/ns/mnt", ret);
+
+	if (!err)
+		return 0;
+	log_errno(LOG_LEVEL_WARN, err, "reading /proc/1/ns/mnt; taking reflexd's own mount namespace as the host's");
+	err = mnt_ns_inum("/proc/self/ns/mnt", ret);
+	if (err)
+		log_errno(LOG_LEVEL_ERROR, err, "reading /proc/self/ns/mnt");
+	return err;
 }
 
 static int epoll_add_tag(struct agent *a, int fd, void *tag)
@@ -1079,7 +1124,6 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		.it_value = { 0, AGENT_TICK_MS * 1000000L },
 	};
 	struct kernel_opts kopts = { 0 };
-	struct stat st;
 	struct agent *a;
 	sigset_t mask;
 	int err;
@@ -1131,12 +1175,10 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	}
 
 	/* Host execs are those in pid 1's mount namespace. */
-	if (stat("/proc/1/ns/mnt", &st)) {
-		err = log_errno(LOG_LEVEL_ERROR, -errno, "stat /proc/1/ns/mnt (reflexd needs hostPID)");
+	err = host_mnt_ns(&kopts.host_mnt_ns_inum);
+	if (err)
 		goto fail;
-	}
 	kopts.agent_tgid = (uint32_t)a->self_pid;
-	kopts.host_mnt_ns_inum = (uint32_t)st.st_ino;
 	kopts.force_raw_tp = opts->force_raw_tp;
 	kopts.cgroup_root = a->cgroup_root;
 	err = kernel_open(&kopts, on_kernel_record, a, &a->kernel);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * Test client that runs inside containers (static, libc):
- *   netprobe tcp|udp ADDRESS PORT [PAYLOAD]
+ *   netprobe tcp|udp ADDRESS PORT [PAYLOAD [linger]]
  * connects (TCP) or sends one datagram (UDP) to ADDRESS:PORT, sends PAYLOAD
  * if given, and reports: exit 0 on success, 13 when the kernel refused
- * with EPERM/EACCES, 1 on any other error (message on stderr).
+ * with EPERM/EACCES, 1 on any other error (message on stderr). With
+ * "linger" it stays alive 5 s after a failure, as a miner that retries would.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
 	printf("ok\n");
 	return 0;
 fail:
+	if (argc > 5 && !strcmp(argv[5], "linger"))
+		sleep(5);
 	fprintf(stderr, "netprobe: %s %s:%d: %s\n", argv[1], argv[2], port, strerror(errno));
 	close(fd);
 	return errno == EPERM || errno == EACCES ? 13 : 1;

@@ -41,7 +41,7 @@ $RX_POOL_V6 pool.supportxmr.com
 $RX_POOL_V4 ss.antpool.com
 HOSTS
 	echo "nameserver $RX_DNS_ADDR" >"$RX_TMP/resolv.conf"
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$RX_TMP/pool.hosts" \
+	dnsmasq --keep-in-foreground --user=root --no-resolv --no-hosts --addn-hosts="$RX_TMP/pool.hosts" \
 		--listen-address=$RX_DNS_ADDR --bind-interfaces --port=53 --local-ttl=0 \
 		--pid-file="$RX_TMP/dnsmasq.pid" --log-facility=- 2>"$RX_TMP/dnsmasq.log" &
 	echo $! >"$RX_TMP/dnsmasq.bgpid"

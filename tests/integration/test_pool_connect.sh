@@ -48,8 +48,9 @@ t_ipv6_pool_connect_denied() {
 	trap teardown EXIT
 	setup p6 shop kill_process false "" --no-kernel-enforce
 	local rc=0
-	probe p6 tcp $RX_POOL_V6 3333 || rc=$?
-	[ "$rc" -eq 13 ] || rx_fail "IPv6 pool connect exit $rc, want 13 (EPERM)"
+	probe p6 tcp $RX_POOL_V6 3333 hello linger || rc=$?
+	# Denied (EPERM) in the kernel, then killed from user space while it lingers.
+	[ "$rc" -eq 137 ] || rx_fail "IPv6 pool connect exit $rc, want 137 (denied, then SIGKILL)"
 	! rx_pool_saw tcp $RX_POOL_V6 3333 || rx_fail "the pool received the IPv6 connection"
 	rx_audit_wait rule="$RX_POOL_RULE" outcome=killed kill_mode=pidfd ||
 		{ rx_audit_show; rx_fail "no pidfd kill after the denied IPv6 connect"; }
