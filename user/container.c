@@ -277,6 +277,10 @@ int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return -EINVAL;
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return -EINVAL;
+	}
 	ann = json_object_get(root, "annotations");
 	if (!ann) {
 		json_decref(root);
