@@ -547,7 +547,7 @@ static int handle_connect_event(struct agent *a, const struct reflex_connect_eve
 		 e->hook == REFLEX_HOOK_SENDMSG4 || e->hook == REFLEX_HOOK_SENDMSG6 ? "sendmsg" : "connect",
 		 e->family == AF_INET6 ? "[" : "", addr, e->family == AF_INET6 ? "]" : "", e->dport,
 		 e->protocol == IPPROTO_UDP ? "udp" : "tcp",
-		 e->lists & REFLEX_POOL_MINER	 ? "miner_domains"
+		 e->lists & REFLEX_POOL_MINER	 ? "miner_domains or agent.pool_cidrs"
 		 : e->lists & REFLEX_POOL_HTTPS ? "https_miner_domains"
 		 : e->lists & REFLEX_POOL_HTTP	 ? "http_miner_domains"
 						 : "none (port-only mode)");

@@ -39,7 +39,7 @@ t_tcp_pool_connect_denied_and_killed() {
 	! rx_pool_saw tcp $RX_POOL_V4 3333 || rx_fail "the pool received the connection"
 	rx_audit_wait outcome=killed rule="$RX_POOL_RULE" namespace=shop kill_mode=kernel ||
 		{ rx_audit_show; rx_fail "no audit line for the pool connect"; }
-	grep -q "connect to $RX_POOL_V4:3333 (tcp, pool list miner_domains)" "$RX_TMP/agent/stdout" ||
+	grep -q "connect to $RX_POOL_V4:3333 (tcp, pool list miner_domains or agent.pool_cidrs)" "$RX_TMP/agent/stdout" ||
 		rx_fail "audit does not name the destination"
 	rx_ctr_alive p1 || rx_fail "kill_process took the container"
 }
