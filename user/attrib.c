@@ -1,4 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Attribution: cgroup v2 id -> cgroup path -> container -> pod.
+ *
+ * The cache maps a cgroup id (the kernfs inode number of the cgroup's
+ * directory, what bpf_get_current_cgroup_id() returns) to a container_info.
+ * It is filled by walking the cgroup2 tree, kept current with inotify, and a
+ * miss is resolved in O(1) through a kernfs file handle. Only container
+ * cgroups are cached; a host cgroup costs one open_by_handle_at per lookup.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,80 +16,266 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attrib.h"
+#include "log.h"
 
 #define META_MAX_BYTES (1 << 20)
+/* inotify watches and cached entries are bounded; past that, periodic scans. */
 #define MAX_WATCHES 65536
-#define MAX_DEPTH 32
+#define MAX_ENTRIES 16384
+/* kubelet nests 5 deep; kind-in-docker and systemd-in-container add a few. */
+#define MAX_DEPTH 48
+#define RESCAN_MIN_NS (100 * 1000000ULL)
+/* A runtime writes config.json around the time the cgroup appears: retry that long. */
+#define META_RETRY_NS (30 * 1000000000ULL)
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_ONLYDIR)
 #ifndef FILEID_KERNFS
 #define FILEID_KERNFS 0xfe
 #endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Open-addressing u64 -> pointer map; NULL marks an empty slot. */
+struct u64map {
+	uint64_t *keys;
+	void **vals;
+	size_t cap; /* 0 or a power of two */
+	size_t n;
+};
+
+struct entry {
+	struct container_info info; /* what attrib_lookup hands out */
+	unsigned int seen;          /* walk generation that last saw the directory */
+	uint64_t first_seen_ns;
+	bool meta_final;            /* stop retrying the runtime's config.json */
+	bool reported;              /* fn(added) was called */
+	bool dirty;                 /* fn(added) is owed: new, or metadata arrived */
+};
 
 struct watch {
 	int wd;
-	char *rel; /* path relative to the root, "" for the root */
+	unsigned int seen;
+	struct watch *hnext; /* next watch whose path hashes the same */
+	char rel[];          /* path relative to the root, "" for the root */
 };
 
 struct attrib {
-	char root[PATH_MAX];
+	char root[PATH_MAX]; /* canonical */
+	size_t prefix_len;   /* of root as a path prefix: 0 when root is "/" */
+	int root_fd;
+	int inotify_fd;
 	char **containerd_roots;
 	size_t n_containerd_roots;
 	char *crio_root;
-	int root_fd;
-	int inotify_fd;
-	struct container_info **cache;
-	size_t n_cache, cap_cache;
-	struct watch *watches;
-	size_t n_watches, cap_watches;
-	unsigned int generation; /* scan pass, to find entries that went away */
-	unsigned int *seen;      /* parallel to cache */
+	struct u64map cache; /* cgroup id -> struct entry */
+	struct u64map wds;   /* inotify wd -> struct watch */
+	struct u64map paths; /* hash of watch->rel -> chain of struct watch */
+	struct entry *scratch; /* lookup answer when the cache is full */
+	unsigned int generation;
+	size_t pending; /* entries with dirty set */
+	uint64_t last_walk_ns;
+	bool warned_watches, warned_entries;
 };
 
-static char *dup_or_null(const char *s)
+static uint64_t now_ns(void)
 {
-	return s ? strdup(s) : NULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+/* ---- u64map ------------------------------------------------------------- */
+
+static size_t map_home(uint64_t k, size_t cap)
+{
+	/* splitmix64 finaliser: cgroup ids and wds are sequential. */
+	k ^= k >> 30;
+	k *= 0xbf58476d1ce4e5b9ULL;
+	k ^= k >> 27;
+	k *= 0x94d049bb133111ebULL;
+	k ^= k >> 31;
+	return (size_t)k & (cap - 1);
+}
+
+static void *map_get(const struct u64map *m, uint64_t k)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = map_home(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->vals[i])
+			return NULL;
+		if (m->keys[i] == k)
+			return m->vals[i];
+	}
+}
+
+static void map_insert_slot(struct u64map *m, uint64_t k, void *v)
+{
+	size_t i = map_home(k, m->cap);
+
+	while (m->vals[i] && m->keys[i] != k)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->vals[i])
+		m->n++;
+	m->keys[i] = k;
+	m->vals[i] = v;
+}
+
+static int map_put(struct u64map *m, uint64_t k, void *v)
+{
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		struct u64map bigger = { .cap = m->cap ? m->cap * 2 : 64 };
+
+		bigger.keys = calloc(bigger.cap, sizeof(*bigger.keys));
+		bigger.vals = calloc(bigger.cap, sizeof(*bigger.vals));
+		if (!bigger.keys || !bigger.vals) {
+			free(bigger.keys);
+			free(bigger.vals);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->vals[i])
+				map_insert_slot(&bigger, m->keys[i], m->vals[i]);
+		free(m->keys);
+		free(m->vals);
+		*m = bigger;
+	}
+	map_insert_slot(m, k, v);
+	return 0;
+}
+
+/* Backward-shift deletion: no tombstones, lookups stay short. */
+static void map_del(struct u64map *m, uint64_t k)
+{
+	size_t mask = m->cap - 1, i, j;
+
+	if (!m->cap)
+		return;
+	for (i = map_home(k, m->cap); m->vals[i] && m->keys[i] != k; i = (i + 1) & mask)
+		;
+	if (!m->vals[i])
+		return;
+	for (j = i;;) {
+		size_t h;
+
+		j = (j + 1) & mask;
+		if (!m->vals[j])
+			break;
+		h = map_home(m->keys[j], m->cap);
+		/* Move j into the hole unless its home lies cyclically in (i, j]. */
+		if (i < j ? (h <= i || h > j) : (h <= i && h > j)) {
+			m->keys[i] = m->keys[j];
+			m->vals[i] = m->vals[j];
+			i = j;
+		}
+	}
+	m->vals[i] = NULL;
+	m->n--;
+}
+
+static void map_free(struct u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	*m = (struct u64map){ .cap = 0 };
+}
+
+/* Values of a map, copied: callers delete while they go. NULL when empty or on ENOMEM. */
+static void **map_values(const struct u64map *m, size_t *ret_n)
+{
+	void **out;
+	size_t n = 0;
+
+	*ret_n = 0;
+	if (!m->n)
+		return NULL;
+	out = malloc(m->n * sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->vals[i])
+			out[n++] = m->vals[i];
+	*ret_n = n;
+	return out;
+}
+
+/* ---- construction --------------------------------------------------------- */
 
 struct attrib *attrib_new(const struct attrib_config *cfg)
 {
 	struct attrib *a;
+	struct statfs sfs;
+	char *canon = NULL;
+	int err;
 
-	if (!cfg || !cfg->cgroup_root || strlen(cfg->cgroup_root) >= sizeof(a->root)) {
+	if (!cfg || !cfg->cgroup_root || !cfg->cgroup_root[0] ||
+	    (cfg->n_containerd_roots && !cfg->containerd_roots)) {
 		errno = EINVAL;
 		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_containerd_roots; i++) {
+		if (!cfg->containerd_roots[i]) {
+			errno = EINVAL;
+			return NULL;
+		}
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	strcpy(a->root, cfg->cgroup_root);
+	a->root_fd = -1;
 	a->inotify_fd = -1;
-	a->root_fd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->root_fd < 0)
+
+	/* readlink of a resolved handle gives the canonical path: compare like with like. */
+	canon = realpath(cfg->cgroup_root, NULL);
+	if (!canon)
+		goto fail_errno;
+	if (strlen(canon) >= sizeof(a->root)) {
+		err = ENAMETOOLONG;
 		goto fail;
+	}
+	strcpy(a->root, canon);
+	a->prefix_len = strcmp(a->root, "/") ? strlen(a->root) : 0;
+	a->root_fd = open(a->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->root_fd < 0 || fstatfs(a->root_fd, &sfs))
+		goto fail_errno;
+	/* Any other filesystem's inode numbers are not cgroup ids. */
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		err = EINVAL;
+		goto fail;
+	}
 	a->containerd_roots = calloc(cfg->n_containerd_roots + 1, sizeof(char *));
 	if (!a->containerd_roots)
-		goto fail;
+		goto fail_errno;
 	for (size_t i = 0; i < cfg->n_containerd_roots; i++) {
 		a->containerd_roots[i] = strdup(cfg->containerd_roots[i]);
 		if (!a->containerd_roots[i])
-			goto fail;
+			goto fail_errno;
 		a->n_containerd_roots++;
 	}
-	a->crio_root = dup_or_null(cfg->crio_root);
-	if (cfg->crio_root && !a->crio_root)
-		goto fail;
-	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	return a;
-fail:
-	{
-		int e = errno ? errno : ENOMEM;
-
-		attrib_free(a);
-		errno = e;
+	if (cfg->crio_root) {
+		a->crio_root = strdup(cfg->crio_root);
+		if (!a->crio_root)
+			goto fail_errno;
 	}
+	a->scratch = calloc(1, sizeof(*a->scratch));
+	if (!a->scratch)
+		goto fail_errno;
+	/* Without inotify the caller rescans periodically: not an error. */
+	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	free(canon);
+	return a;
+fail_errno:
+	err = errno ? errno : ENOMEM;
+fail:
+	free(canon);
+	attrib_free(a);
+	errno = err;
 	return NULL;
 }
 
@@ -88,17 +283,19 @@ struct attrib *attrib_free(struct attrib *a)
 {
 	if (!a)
 		return NULL;
-	for (size_t i = 0; i < a->n_cache; i++)
-		free(a->cache[i]);
-	free(a->cache);
-	free(a->seen);
-	for (size_t i = 0; i < a->n_watches; i++)
-		free(a->watches[i].rel);
-	free(a->watches);
+	for (size_t i = 0; i < a->cache.cap; i++)
+		free(a->cache.vals[i]);
+	map_free(&a->cache);
+	/* Closing the inotify fd drops every watch in the kernel. */
+	for (size_t i = 0; i < a->wds.cap; i++)
+		free(a->wds.vals[i]);
+	map_free(&a->wds);
+	map_free(&a->paths);
 	for (size_t i = 0; i < a->n_containerd_roots; i++)
 		free(a->containerd_roots[i]);
 	free(a->containerd_roots);
 	free(a->crio_root);
+	free(a->scratch);
 	if (a->inotify_fd >= 0)
 		close(a->inotify_fd);
 	if (a->root_fd >= 0)
@@ -107,326 +304,684 @@ struct attrib *attrib_free(struct attrib *a)
 	return NULL;
 }
 
-static int read_file(const char *path, char **ret, size_t *ret_len)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+/* ---- runtime metadata ----------------------------------------------------- */
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Reads a regular file of at most META_MAX_BYTES. */
+static int read_small_file(const char *path, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	ssize_t n;
+	char *buf;
+	int fd, err;
+
+	/* NONBLOCK: a FIFO planted here must not stall the agent's loop. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	buf = malloc(META_MAX_BYTES + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out_close;
 	}
-	while ((n = read(fd, buf + len, META_MAX_BYTES + 1 - len)) > 0) {
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto out_close;
+	}
+	if (st.st_size > META_MAX_BYTES) {
+		err = -EFBIG;
+		goto out_close;
+	}
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			free(buf);
+			goto out_close;
+		}
 		len += (size_t)n;
-		if (len > META_MAX_BYTES)
-			break;
 	}
 	close(fd);
-	if (n < 0 || len > META_MAX_BYTES) {
+	if (len == cap) {
+		/* Grew since fstat: being written; come back later. */
 		free(buf);
-		return n < 0 ? -errno : -EFBIG;
+		return -EAGAIN;
 	}
 	*ret = buf;
 	*ret_len = len;
 	return 0;
+out_close:
+	close(fd);
+	return err;
 }
 
-/* Runtime metadata of a container; only a validated id goes into a path. */
-static void read_meta(const struct attrib *a, struct container_info *ci)
-{
-	char path[PATH_MAX], *text = NULL;
-	size_t len = 0;
+enum meta_outcome { META_FOUND, META_ABSENT, META_FINAL, META_RETRY };
 
-	if (!container_id_valid(ci->ref.id))
-		return;
+static enum meta_outcome meta_from_file(const char *path, struct pod_meta *ret)
+{
+	size_t len = 0;
+	char *text = NULL;
+	int err;
+
+	err = read_small_file(path, &text, &len);
+	if (err == -ENOENT || err == -ENOTDIR)
+		return META_ABSENT;
+	/* Symlink (O_NOFOLLOW), not a regular file, too big: it will not get better. */
+	if (err == -ELOOP || err == -EINVAL || err == -EFBIG)
+		return META_FINAL;
+	if (err)
+		return META_RETRY;
+	err = pod_meta_from_oci_config(text, len, ret);
+	free(text);
+	if (!err)
+		return META_FOUND;
+	/* No Kubernetes annotations in a complete file: not a pod's container. */
+	if (err == -ENODATA)
+		return META_FINAL;
+	return META_RETRY; /* malformed may mean half written */
+}
+
+/*
+ * Looks the container up in its runtime's state. 0 with *ret filled,
+ * -ENODATA when it will never be found, -EAGAIN when it may be later.
+ */
+static int read_meta(const struct attrib *a, const struct container_ref *ref, struct pod_meta *ret)
+{
+	bool try_containerd = ref->runtime == RUNTIME_CONTAINERD || ref->runtime == RUNTIME_UNKNOWN;
+	bool try_crio = ref->runtime == RUNTIME_CRIO || ref->runtime == RUNTIME_UNKNOWN;
+	bool any_final = false, any_retry = false, any_candidate = false;
+	char path[PATH_MAX];
+
+	/* The id is the only part of the path that comes from outside: it must be 64 hex. */
+	if (!container_id_valid(ref->id))
+		return -ENODATA;
 	for (size_t i = 0; i <= a->n_containerd_roots; i++) {
 		bool crio = i == a->n_containerd_roots;
+		enum meta_outcome o;
+		int n;
 
-		if (crio && (!a->crio_root || ci->ref.runtime == RUNTIME_CONTAINERD))
-			break;
-		if (!crio && ci->ref.runtime == RUNTIME_CRIO)
+		if (crio ? !try_crio || !a->crio_root : !try_containerd)
 			continue;
 		if (crio)
-			snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json", a->crio_root,
-				 ci->ref.id);
+			n = snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json", a->crio_root,
+				     ref->id);
 		else
-			snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s/config.json",
-				 a->containerd_roots[i], ci->ref.id);
-		if (read_file(path, &text, &len))
+			n = snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s/config.json",
+				     a->containerd_roots[i], ref->id);
+		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
-		ci->meta_known = pod_meta_from_oci_config(text, len, &ci->meta) == 0;
-		free(text);
-		if (ci->meta_known)
-			return;
+		any_candidate = true;
+		o = meta_from_file(path, ret);
+		if (o == META_FOUND)
+			return 0;
+		any_final |= o == META_FINAL;
+		any_retry |= o == META_RETRY;
+	}
+	if (!any_candidate || (any_final && !any_retry))
+		return -ENODATA;
+	return -EAGAIN;
+}
+
+static void mark_dirty(struct attrib *a, struct entry *e)
+{
+	if (!e->dirty && e != a->scratch) {
+		e->dirty = true;
+		a->pending++;
 	}
 }
 
-static struct container_info *cache_find(const struct attrib *a, uint64_t id, size_t *ret_idx)
+/* Tries the runtime's config.json again while it may still appear. */
+static void meta_refresh(struct attrib *a, struct entry *e, uint64_t now)
 {
-	for (size_t i = 0; i < a->n_cache; i++) {
-		if (a->cache[i]->cgroup_id == id) {
-			if (ret_idx)
-				*ret_idx = i;
-			return a->cache[i];
-		}
+	struct pod_meta m;
+	int err;
+
+	if (e->info.meta_known || e->meta_final)
+		return;
+	err = read_meta(a, &e->info.ref, &m);
+	if (!err) {
+		e->info.meta = m;
+		e->info.meta_known = true;
+		mark_dirty(a, e); /* report again: the caller's verdict may change with it */
+		return;
 	}
-	return NULL;
+	if (err == -ENODATA || now - e->first_seen_ns > META_RETRY_NS)
+		e->meta_final = true;
 }
 
-static struct container_info *cache_add(struct attrib *a, uint64_t id, const char *rel,
-					const struct container_ref *ref)
+/* ---- cache ------------------------------------------------------------ */
+
+static int entry_fill(struct attrib *a, struct entry *e, uint64_t id, const char *rel,
+		      const struct container_ref *ref, uint64_t now)
 {
-	struct container_info *ci;
+	int n;
 
-	if (a->n_cache == a->cap_cache) {
-		size_t cap = a->cap_cache ? a->cap_cache * 2 : 64;
-		struct container_info **c = realloc(a->cache, cap * sizeof(*c));
-		unsigned int *s;
-
-		if (!c)
-			return NULL;
-		a->cache = c;
-		s = realloc(a->seen, cap * sizeof(*s));
-		if (!s)
-			return NULL;
-		a->seen = s;
-		a->cap_cache = cap;
+	memset(e, 0, sizeof(*e));
+	if (strlen(rel) >= sizeof(e->info.cgroup_path) || ref->scope_len > strlen(rel))
+		return -ENAMETOOLONG;
+	n = snprintf(e->info.scope_path, sizeof(e->info.scope_path), "%.*s%.*s", (int)a->prefix_len, a->root,
+		     (int)ref->scope_len, rel);
+	if (n < 0 || (size_t)n >= sizeof(e->info.scope_path))
+		return -ENAMETOOLONG;
+	strcpy(e->info.cgroup_path, rel);
+	e->info.cgroup_id = id;
+	e->info.ref = *ref;
+	e->first_seen_ns = now;
+	switch (read_meta(a, ref, &e->info.meta)) {
+	case 0:
+		e->info.meta_known = true;
+		break;
+	case -ENODATA:
+		e->meta_final = true;
+		break;
+	default:
+		break; /* meta_refresh tries again */
 	}
-	ci = calloc(1, sizeof(*ci));
-	if (!ci)
+	return 0;
+}
+
+/* Adds a container cgroup to the cache. NULL on failure or when full. */
+static struct entry *cache_add(struct attrib *a, uint64_t id, const char *rel, const struct container_ref *ref)
+{
+	struct entry *e;
+
+	if (a->cache.n >= MAX_ENTRIES) {
+		if (!a->warned_entries)
+			log_warn("attribution: %d container cgroups cached, not caching more", MAX_ENTRIES);
+		a->warned_entries = true;
 		return NULL;
-	ci->cgroup_id = id;
-	ci->ref = *ref;
-	snprintf(ci->cgroup_path, sizeof(ci->cgroup_path), "%s", rel);
-	if ((size_t)snprintf(ci->scope_path, sizeof(ci->scope_path), "%s%.*s", a->root, (int)ref->scope_len,
-			     rel) >= sizeof(ci->scope_path)) {
-		free(ci);
-		errno = ENAMETOOLONG;
+	}
+	e = malloc(sizeof(*e));
+	if (!e)
+		return NULL;
+	if (entry_fill(a, e, id, rel, ref, now_ns()) || map_put(&a->cache, id, e)) {
+		free(e);
 		return NULL;
 	}
-	read_meta(a, ci);
-	a->seen[a->n_cache] = a->generation;
-	a->cache[a->n_cache++] = ci;
-	return ci;
+	e->seen = a->generation;
+	mark_dirty(a, e);
+	return e;
 }
 
-static void cache_remove(struct attrib *a, size_t idx, attrib_change_fn fn, void *ctx)
+static void cache_remove(struct attrib *a, struct entry *e, attrib_change_fn fn, void *ctx)
 {
-	struct container_info *ci = a->cache[idx];
-
-	if (fn)
-		fn(ctx, ci, false);
-	free(ci);
-	a->cache[idx] = a->cache[a->n_cache - 1];
-	a->seen[idx] = a->seen[a->n_cache - 1];
-	a->n_cache--;
+	map_del(&a->cache, e->info.cgroup_id);
+	if (e->dirty)
+		a->pending--;
+	if (e->reported && fn)
+		fn(ctx, &e->info, false);
+	free(e);
 }
 
-static void watch_add(struct attrib *a, const char *rel)
+/* Entries at rel or below it: their directory was removed. */
+static void cache_remove_under(struct attrib *a, const char *rel, attrib_change_fn fn, void *ctx)
 {
-	char path[PATH_MAX];
-	struct watch *w;
+	size_t len = strlen(rel), n;
+	void **v = map_values(&a->cache, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = v[i];
+		const char *p = e->info.cgroup_path;
+
+		if (!strncmp(p, rel, len) && (p[len] == '\0' || p[len] == '/'))
+			cache_remove(a, e, fn, ctx);
+	}
+	free(v);
+}
+
+/* Owed add reports, in one place so that a callback never runs mid-walk. */
+static void flush_reports(struct attrib *a, attrib_change_fn fn, void *ctx)
+{
+	if (!a->pending)
+		return;
+	for (size_t i = 0; i < a->cache.cap; i++) {
+		struct entry *e = a->cache.vals[i];
+
+		if (!e || !e->dirty)
+			continue;
+		e->dirty = false;
+		e->reported = true;
+		if (fn)
+			fn(ctx, &e->info, true);
+	}
+	a->pending = 0;
+}
+
+/* ---- inotify watches ---------------------------------------------------- */
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct watch *watch_by_path(const struct attrib *a, const char *rel)
+{
+	struct watch *w = map_get(&a->paths, path_hash(rel));
+
+	while (w && strcmp(w->rel, rel))
+		w = w->hnext;
+	return w;
+}
+
+static void watch_unlink_path(struct attrib *a, struct watch *w)
+{
+	uint64_t h = path_hash(w->rel);
+	struct watch *head = map_get(&a->paths, h), **pp = &head;
+
+	while (*pp && *pp != w)
+		pp = &(*pp)->hnext;
+	if (!*pp)
+		return;
+	*pp = w->hnext;
+	if (head)
+		map_insert_slot(&a->paths, h, head); /* key exists: no growth needed */
+	else
+		map_del(&a->paths, h);
+}
+
+static void watch_drop(struct attrib *a, struct watch *w, bool rm)
+{
+	/* rm: a removed cgroup's inode lingers, and the watch would pin it. */
+	if (rm)
+		inotify_rm_watch(a->inotify_fd, w->wd);
+	map_del(&a->wds, (uint64_t)w->wd);
+	watch_unlink_path(a, w);
+	free(w);
+}
+
+static void watch_limit(struct attrib *a, const char *why)
+{
+	if (!a->warned_watches)
+		log_warn("attribution: %s; new cgroups below unwatched directories are found by rescans", why);
+	a->warned_watches = true;
+}
+
+/* Watches the directory open as dfd, known as rel. */
+static void watch_add(struct attrib *a, int dfd, const char *rel)
+{
+	struct watch *w, *old = watch_by_path(a, rel);
+	size_t len = strlen(rel);
+	char proc[64];
 	int wd;
 
-	if (a->inotify_fd < 0 || a->n_watches >= MAX_WATCHES)
+	if (a->inotify_fd < 0)
 		return;
-	snprintf(path, sizeof(path), "%s%s", a->root, rel);
-	wd = inotify_add_watch(a->inotify_fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR);
-	if (wd < 0)
+	if (!old && a->wds.n >= MAX_WATCHES) {
+		watch_limit(a, "inotify watch limit reached");
 		return;
-	for (size_t i = 0; i < a->n_watches; i++)
-		if (a->watches[i].wd == wd)
-			return; /* already watched */
-	if (a->n_watches == a->cap_watches) {
-		size_t cap = a->cap_watches ? a->cap_watches * 2 : 128;
-
-		w = realloc(a->watches, cap * sizeof(*w));
-		if (!w)
-			return;
-		a->watches = w;
-		a->cap_watches = cap;
 	}
-	a->watches[a->n_watches].wd = wd;
-	a->watches[a->n_watches].rel = strdup(rel);
-	if (a->watches[a->n_watches].rel)
-		a->n_watches++;
-	else
-		inotify_rm_watch(a->inotify_fd, wd);
+	/* Through the fd: the very directory that was opened, not whatever has its name now. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dfd);
+	wd = inotify_add_watch(a->inotify_fd, proc, WATCH_MASK);
+	if (wd < 0) {
+		if (errno == ENOSPC)
+			watch_limit(a, "fs.inotify.max_user_watches reached");
+		return;
+	}
+	w = map_get(&a->wds, (uint64_t)wd);
+	if (w && w == old) {
+		w->seen = a->generation;
+		return;
+	}
+	if (w)
+		watch_drop(a, w, false); /* same directory seen under another name */
+	if (old)
+		watch_drop(a, old, true); /* that name is a new directory now */
+	w = malloc(sizeof(*w) + len + 1);
+	if (!w)
+		goto fail;
+	w->wd = wd;
+	w->seen = a->generation;
+	memcpy(w->rel, rel, len + 1);
+	w->hnext = map_get(&a->paths, path_hash(rel));
+	if (map_put(&a->wds, (uint64_t)wd, w))
+		goto fail_free;
+	if (map_put(&a->paths, path_hash(rel), w)) {
+		map_del(&a->wds, (uint64_t)wd);
+		goto fail_free;
+	}
+	return;
+fail_free:
+	free(w);
+fail:
+	inotify_rm_watch(a->inotify_fd, wd);
 }
 
-/* Visits REL (relative path starting with '/', or "" for the root) and below. */
-static void walk(struct attrib *a, const char *rel, int depth, attrib_change_fn fn, void *ctx)
+/* ---- walking the tree --------------------------------------------------- */
+
+struct walk {
+	struct attrib *a;
+	char rel[PATH_MAX];
+	size_t rel_len;
+};
+
+/* A directory (open as dfd, consumed) and everything below it. */
+static void walk_dir(struct walk *w, int dfd, int depth)
 {
-	char path[PATH_MAX], child[PATH_MAX];
+	struct attrib *a = w->a;
 	struct container_ref ref;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
 
-	if (depth > MAX_DEPTH)
+	if (fstat(dfd, &st) || !S_ISDIR(st.st_mode)) {
+		close(dfd);
 		return;
-	if ((size_t)snprintf(path, sizeof(path), "%s%s", a->root, rel) >= sizeof(path))
-		return;
-	/* Watch before listing: a child made meanwhile is either listed or reported. */
-	watch_add(a, rel);
-	if (rel[0] && container_ref_from_cgroup_path(rel, &ref) == 0 && stat(path, &st) == 0) {
-		size_t idx;
-		struct container_info *ci = cache_find(a, (uint64_t)st.st_ino, &idx);
-
-		if (ci) {
-			a->seen[idx] = a->generation;
-		} else {
-			ci = cache_add(a, (uint64_t)st.st_ino, rel, &ref);
-			if (ci && fn)
-				fn(ctx, ci, true);
-		}
 	}
-	d = opendir(path);
-	if (!d)
-		return; /* vanished mid-walk */
+	/* Watch before listing: a child made meanwhile is either listed or reported. */
+	watch_add(a, dfd, w->rel);
+	if (w->rel_len && container_ref_from_cgroup_path(w->rel, &ref) == 0) {
+		struct entry *e = map_get(&a->cache, (uint64_t)st.st_ino);
+
+		if (e)
+			e->seen = a->generation;
+		else
+			cache_add(a, (uint64_t)st.st_ino, w->rel, &ref);
+	}
+	if (depth >= MAX_DEPTH) {
+		close(dfd);
+		return;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
 	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+		size_t nlen = strlen(de->d_name), saved = w->rel_len;
+		int cfd;
+
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
-		if ((size_t)snprintf(child, sizeof(child), "%s/%s", rel, de->d_name) >= sizeof(child))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		walk(a, child, depth + 1, fn, ctx);
+		/* cgroup_path and scope_path (root + path) must both fit. */
+		if (a->prefix_len + w->rel_len + 1 + nlen >= PATH_MAX)
+			continue;
+		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue; /* removed since readdir, or not a directory */
+		w->rel[w->rel_len] = '/';
+		memcpy(w->rel + w->rel_len + 1, de->d_name, nlen + 1);
+		w->rel_len += 1 + nlen;
+		walk_dir(w, cfd, depth + 1);
+		w->rel_len = saved;
+		w->rel[saved] = '\0';
 	}
 	closedir(d);
 }
 
+/* Walks rel ("" for the root) and below; a directory that is gone is no error. */
+static void walk_from(struct attrib *a, const char *rel)
+{
+	struct walk *w;
+	int fd, depth = 0;
+
+	w = malloc(sizeof(*w));
+	if (!w)
+		return;
+	w->a = a;
+	w->rel_len = strlen(rel);
+	if (a->prefix_len + w->rel_len >= PATH_MAX) {
+		free(w);
+		return;
+	}
+	memcpy(w->rel, rel, w->rel_len + 1);
+	for (const char *p = rel; *p; p++)
+		depth += *p == '/';
+	fd = openat(a->root_fd, rel[0] ? rel + 1 : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		walk_dir(w, fd, depth);
+	free(w);
+}
+
+static void full_walk(struct attrib *a)
+{
+	a->generation++;
+	walk_from(a, "");
+	a->last_walk_ns = now_ns();
+}
+
 int attrib_scan(struct attrib *a, attrib_change_fn fn, void *ctx)
 {
-	char path[2 * PATH_MAX];
-	struct stat st;
+	uint64_t now;
+	size_t n;
+	void **v;
 
-	a->generation++;
-	walk(a, "", 0, fn, ctx);
-	for (size_t i = a->n_cache; i-- > 0;) {
-		if (a->seen[i] == a->generation)
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s%s", a->root, a->cache[i]->cgroup_path) < sizeof(path) &&
-		    stat(path, &st) == 0 && (uint64_t)st.st_ino == a->cache[i]->cgroup_id)
-			continue; /* beyond MAX_DEPTH or the watch limit, still there */
-		cache_remove(a, i, fn, ctx);
+	if (!a)
+		return -EINVAL;
+	full_walk(a);
+	now = a->last_walk_ns;
+
+	v = map_values(&a->cache, &n);
+	if (a->cache.n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = v[i];
+		struct stat st;
+
+		if (e->seen != a->generation) {
+			/* Not walked (too deep, out of fds): evict only if really gone. */
+			if (fstatat(a->root_fd, e->info.cgroup_path + 1, &st, AT_SYMLINK_NOFOLLOW) ||
+			    (uint64_t)st.st_ino != e->info.cgroup_id) {
+				cache_remove(a, e, fn, ctx);
+				continue;
+			}
+			e->seen = a->generation;
+		}
+		meta_refresh(a, e, now);
 	}
+	free(v);
+
+	/* Watches of directories the walk did not meet are stale. */
+	v = map_values(&a->wds, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct watch *w = v[i];
+
+		if (w->seen != a->generation)
+			watch_drop(a, w, true);
+	}
+	free(v);
+	flush_reports(a, fn, ctx);
 	return 0;
 }
 
-/* cgroup id -> path through a kernfs file handle, in O(1). */
-static int path_of_id(const struct attrib *a, uint64_t id, char *ret, size_t size)
+/* ---- lookup ----------------------------------------------------------- */
+
+/*
+ * cgroup id -> path relative to the root, through a kernfs file handle:
+ * O(1), needs CAP_DAC_READ_SEARCH. -ESTALE when no such cgroup exists.
+ */
+static int rel_of_id(const struct attrib *a, uint64_t id, char *ret, size_t size)
 {
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
-	char link[64];
+	_Alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	struct file_handle *fh = (struct file_handle *)hbuf;
+	char link[64], path[PATH_MAX];
+	static const char deleted[] = " (deleted)";
+	size_t len;
 	ssize_t n;
 	int fd;
 
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	fd = open_by_handle_at(a->root_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fh->handle_bytes = sizeof(uint64_t);
+	fh->handle_type = FILEID_KERNFS;
+	memcpy(fh->f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(a->root_fd, fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, ret, size - 1);
+	n = readlink(link, path, sizeof(path));
 	close(fd);
 	if (n < 0)
 		return -errno;
-	ret[n] = '\0';
+	if ((size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	path[n] = '\0';
+	len = (size_t)n;
+	if (len >= sizeof(deleted) - 1 && !strcmp(path + len - (sizeof(deleted) - 1), deleted))
+		return -ESTALE;
+	/* Elsewhere than under our root (another mount of it, a namespace): unusable. */
+	if (strncmp(path, a->root, a->prefix_len) || (path[a->prefix_len] != '/' && path[a->prefix_len]))
+		return -ESTALE;
+	if (len - a->prefix_len >= size)
+		return -ENAMETOOLONG;
+	memcpy(ret, path + a->prefix_len, len - a->prefix_len + 1);
+	return 0;
+}
+
+/* A cgroup id the cache does not know: resolve it, cache it if a container. */
+static int lookup_miss(struct attrib *a, uint64_t cgroup_id, uint64_t now, struct entry **ret)
+{
+	struct container_ref ref;
+	char rel[PATH_MAX];
+	struct entry *e;
+	int err;
+
+	err = rel_of_id(a, cgroup_id, rel, sizeof(rel));
+	if (err == -ESTALE || err == -ENOENT)
+		return -ENOENT; /* no such cgroup: exited, or never was */
+	if (err == -ENAMETOOLONG)
+		return err;
+	if (err) {
+		/* No handles here (capability, kernel): the slow way, rate-limited. */
+		if (now - a->last_walk_ns < RESCAN_MIN_NS)
+			return -ENOENT;
+		full_walk(a);
+		e = map_get(&a->cache, cgroup_id);
+		if (!e)
+			return -ENOENT;
+		*ret = e;
+		return 0;
+	}
+	if (!rel[0] || container_ref_from_cgroup_path(rel, &ref))
+		return -ENOENT; /* a host cgroup */
+	e = cache_add(a, cgroup_id, rel, &ref);
+	if (!e) {
+		/* Cache full or no memory: answer anyway, from the scratch entry. */
+		err = entry_fill(a, a->scratch, cgroup_id, rel, &ref, now);
+		if (err)
+			return err;
+		e = a->scratch;
+	}
+	*ret = e;
 	return 0;
 }
 
 int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_info **ret)
 {
-	char full[PATH_MAX];
-	struct container_ref ref;
-	struct container_info *ci;
-	size_t root_len = strlen(a->root);
-	const char *rel;
+	struct entry *e;
+	uint64_t now;
+	int err;
 
-	ci = cache_find(a, cgroup_id, NULL);
-	if (!ci) {
-		if (path_of_id(a, cgroup_id, full, sizeof(full)))
-			return -ENOENT;
-		if (strncmp(full, a->root, root_len) || (full[root_len] && full[root_len] != '/'))
-			return -ENOENT;
-		rel = full + root_len;
-		if (!rel[0] || container_ref_from_cgroup_path(rel, &ref))
-			return -ENOENT;
-		ci = cache_add(a, cgroup_id, rel, &ref);
-		if (!ci)
-			return -ENOMEM;
+	if (!a || !ret)
+		return -EINVAL;
+	now = now_ns();
+	e = map_get(&a->cache, cgroup_id);
+	if (e) {
+		/* The runtime may write its metadata after the cgroup exists. */
+		meta_refresh(a, e, now);
+	} else {
+		err = lookup_miss(a, cgroup_id, now, &e);
+		if (err)
+			return err;
 	}
-	/* The runtime may write its metadata after the cgroup exists: try again. */
-	if (!ci->meta_known)
-		read_meta(a, ci);
-	*ret = ci;
+	*ret = &e->info;
 	return 0;
 }
 
+/* ---- inotify ---------------------------------------------------------- */
+
 int attrib_watch_fd(const struct attrib *a)
 {
-	return a->inotify_fd;
+	return a ? a->inotify_fd : -1;
+}
+
+static void on_event(struct attrib *a, const struct inotify_event *ev, attrib_change_fn fn, void *ctx,
+		     bool *rescan)
+{
+	struct watch *w, *child;
+	char rel[PATH_MAX];
+	int n;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		*rescan = true;
+		return;
+	}
+	w = map_get(&a->wds, (uint64_t)ev->wd);
+	if (!w)
+		return; /* a watch already dropped */
+	if (ev->mask & IN_IGNORED) {
+		/* The kernel dropped it (the directory's inode is gone). */
+		watch_drop(a, w, false);
+		return;
+	}
+	if (!(ev->mask & IN_ISDIR) || !ev->len || !ev->name[0])
+		return;
+	n = snprintf(rel, sizeof(rel), "%s/%s", w->rel, ev->name);
+	if (n < 0 || (size_t)n >= sizeof(rel) || a->prefix_len + (size_t)n >= PATH_MAX)
+		return;
+	if (ev->mask & IN_CREATE) {
+		/* Under a new generation: nothing else is marked unseen by it. */
+		a->generation++;
+		walk_from(a, rel);
+	} else if (ev->mask & IN_DELETE) {
+		/* An rmdir'ed cgroup dir is empty: only its own watch and entries go. */
+		cache_remove_under(a, rel, fn, ctx);
+		child = watch_by_path(a, rel);
+		if (child)
+			watch_drop(a, child, true);
+	}
 }
 
 int attrib_watch_process(struct attrib *a, attrib_change_fn fn, void *ctx)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool rescan = false;
 	ssize_t n;
+	int err = 0;
 
-	while ((n = read(a->inotify_fd, buf, sizeof(buf))) > 0) {
+	if (!a)
+		return -EINVAL;
+	if (a->inotify_fd < 0)
+		return 0;
+	for (;;) {
+		n = read(a->inotify_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
 		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			const char *parent = NULL;
-			char rel[PATH_MAX];
+			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			p += sizeof(*ev) + ev->len;
-			if (ev->mask & IN_Q_OVERFLOW) {
-				attrib_scan(a, fn, ctx);
-				continue;
-			}
-			for (size_t i = 0; i < a->n_watches; i++)
-				if (a->watches[i].wd == ev->wd)
-					parent = a->watches[i].rel;
-			if (!parent || !ev->len || !(ev->mask & IN_ISDIR))
-				continue;
-			if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", parent, ev->name) >= sizeof(rel))
-				continue;
-			if (ev->mask & IN_CREATE) {
-				a->generation++;
-				walk(a, rel, 1, fn, ctx);
-			} else if (ev->mask & IN_DELETE) {
-				size_t len = strlen(rel);
-
-				for (size_t i = a->n_cache; i-- > 0;) {
-					const char *cp = a->cache[i]->cgroup_path;
-
-					if (!strncmp(cp, rel, len) && (cp[len] == '\0' || cp[len] == '/'))
-						cache_remove(a, i, fn, ctx);
-				}
-				for (size_t i = a->n_watches; i-- > 0;) {
-					const char *wp = a->watches[i].rel;
-
-					if (!strncmp(wp, rel, len) && (wp[len] == '\0' || wp[len] == '/')) {
-						free(a->watches[i].rel);
-						a->watches[i] = a->watches[--a->n_watches];
-					}
-				}
-			}
+			on_event(a, ev, fn, ctx, &rescan);
 		}
 	}
-	if (n < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
+	/* Events were lost: only a full walk knows what changed. */
+	if (rescan) {
+		int serr = attrib_scan(a, fn, ctx);
+
+		return err ? err : serr;
+	}
+	flush_reports(a, fn, ctx);
+	return err;
 }
 
 size_t attrib_count(const struct attrib *a)
 {
-	return a->n_cache;
+	return a ? a->cache.n : 0;
 }

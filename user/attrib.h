@@ -36,7 +36,14 @@ struct attrib *attrib_new(const struct attrib_config *cfg);
 /* Accepts NULL; returns NULL. */
 struct attrib *attrib_free(struct attrib *a);
 
-/* Called for each container cgroup that appears (added) or goes away. */
+/*
+ * Called for each container cgroup that appears (added) or goes away.
+ * added=true comes again for a cgroup already reported when its runtime
+ * metadata became known only later (meta_known turned true): treat it as an
+ * update. Cgroups that attrib_lookup found on its own are reported by the next
+ * attrib_scan or attrib_watch_process; removals are reported only for cgroups
+ * whose addition was. fn may be NULL.
+ */
 typedef void (*attrib_change_fn)(void *ctx, const struct container_info *info, bool added);
 
 /*

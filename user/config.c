@@ -1,19 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-/* config.yaml through libyaml's document API: every node knows its line. */
+/*
+ * config.yaml through libyaml's document API, so every node knows its line.
+ * Validation is strict: a typo in a safeguard must stop the agent at start-up,
+ * not silently weaken what it protects.
+ */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
 
 #include "config.h"
+#include "pools.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 #define CONFIG_MAX_ITEMS 10000
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const action_names[] = {
 	[ACTION_ALERT] = "alert",
@@ -25,14 +34,14 @@ static const char *const action_names[] = {
 
 const char *action_name(enum reflex_action action)
 {
-	if ((unsigned int)action >= sizeof(action_names) / sizeof(action_names[0]))
+	if ((unsigned int)action >= ARRAY_SIZE(action_names))
 		return NULL;
 	return action_names[action];
 }
 
 int action_from_name(const char *name, enum reflex_action *ret)
 {
-	for (size_t i = 0; name && i < sizeof(action_names) / sizeof(action_names[0]); i++) {
+	for (size_t i = 0; name && i < ARRAY_SIZE(action_names); i++) {
 		if (!strcmp(name, action_names[i])) {
 			*ret = (enum reflex_action)i;
 			return 0;
@@ -51,9 +60,15 @@ struct parse {
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
-	size_t items;
+	char shown[96]; /* a value quoted into a message, made printable */
 };
 
+static size_t line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+/* Writes "NAME:LINE: key 'KEY': what" (no line without a node); returns -EINVAL. */
 __attribute__((format(printf, 4, 5))) static int fail(struct parse *p, const yaml_node_t *node, const char *key,
 						      const char *fmt, ...)
 {
@@ -63,37 +78,102 @@ __attribute__((format(printf, 4, 5))) static int fail(struct parse *p, const yam
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(p->err, p->errlen, "%s:%zu: key '%s': %s", p->name, node ? node->start_mark.line + 1 : 0,
-		 key, what);
+	if (node)
+		snprintf(p->err, p->errlen, "%s:%zu: key '%s': %s", p->name, line_of(node), key, what);
+	else
+		snprintf(p->err, p->errlen, "%s: key '%s': %s", p->name, key, what);
+	/* Keys come from the file too: the message stays one printable line. */
+	for (size_t i = 0; i < p->errlen && p->err[i]; i++)
+		if ((unsigned char)p->err[i] < 0x20 || p->err[i] == 0x7f)
+			p->err[i] = '?';
 	return -EINVAL;
 }
 
-static const char *scalar(const yaml_node_t *n)
+/* A value for a one-line message: control bytes replaced, long ones cut. */
+static const char *show(struct parse *p, const char *s)
 {
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	size_t i, max = sizeof(p->shown) - 4;
+
+	for (i = 0; s[i] && i < max; i++)
+		p->shown[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (s[i]) {
+		memcpy(p->shown + i, "...", 3);
+		i += 3;
+	}
+	p->shown[i] = '\0';
+	return p->shown;
 }
 
-static int get_string(struct parse *p, const yaml_node_t *n, const char *key, char **out)
+/* YAML 1.1 null: an empty or ~/null plain scalar (e.g. "key:" with nothing after it). */
+static bool is_null(const yaml_node_t *n)
 {
-	const char *s = scalar(n);
-	char *copy;
+	const char *s = (const char *)n->data.scalar.value;
 
-	if (!s)
-		return fail(p, n, key, "expected a string");
-	copy = strdup(s);
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"));
+}
+
+static const char *kind_of(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SCALAR_NODE:
+		return is_null(n) ? "null" : "a string";
+	default:
+		return "nothing";
+	}
+}
+
+/* The text of a scalar; anything else (or an embedded NUL) is an error. */
+static int get_scalar(struct parse *p, const yaml_node_t *n, const char *key, const char *what,
+		      const char **ret)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE || is_null(n))
+		return fail(p, n, key, "expected %s, got %s", what, kind_of(n));
+	s = (const char *)n->data.scalar.value;
+	if (strlen(s) != n->data.scalar.length)
+		return fail(p, n, key, "contains a NUL character");
+	*ret = s;
+	return 0;
+}
+
+static int set_string(char **field, const char *s)
+{
+	char *copy = strdup(s);
+
 	if (!copy)
 		return -ENOMEM;
-	free(*out);
-	*out = copy;
+	free(*field);
+	*field = copy;
 	return 0;
+}
+
+static int get_string(struct parse *p, const yaml_node_t *n, const char *key, bool allow_empty, char **out)
+{
+	const char *s;
+	int err;
+
+	if ((err = get_scalar(p, n, key, "a string", &s)))
+		return err;
+	if (!allow_empty && !*s)
+		return fail(p, n, key, "must not be empty");
+	return set_string(out, s);
 }
 
 static int get_bool(struct parse *p, const yaml_node_t *n, const char *key, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on" }, *const no[] = { "false", "no", "off" };
-	const char *s = scalar(n);
+	const char *s;
+	int err;
 
-	for (int i = 0; s && i < 3; i++) {
+	if ((err = get_scalar(p, n, key, "a boolean (true/false)", &s)))
+		return err;
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
 		if (!strcasecmp(s, yes[i])) {
 			*out = true;
 			return 0;
@@ -103,60 +183,141 @@ static int get_bool(struct parse *p, const yaml_node_t *n, const char *key, bool
 			return 0;
 		}
 	}
-	return fail(p, n, key, "expected a boolean (true/false), got '%s'", s ? s : "a collection");
+	return fail(p, n, key, "expected a boolean (true/false/yes/no/on/off), got '%s'", show(p, s));
 }
 
-static int get_uint(struct parse *p, const yaml_node_t *n, const char *key, unsigned long lo, unsigned long hi,
+static int get_uint(struct parse *p, const yaml_node_t *n, const char *key, unsigned int lo, unsigned int hi,
 		    unsigned int *out)
 {
-	const char *s = scalar(n);
+	const char *s;
 	char *end;
 	unsigned long v;
+	int err;
 
-	if (!s || !*s || *s == '-')
-		return fail(p, n, key, "expected a whole number from %lu to %lu", lo, hi);
+	if ((err = get_scalar(p, n, key, "a whole number", &s)))
+		return err;
+	/* strtoul alone would take " 5", "+5" and "-5" (as a huge value). */
+	if (*s < '0' || *s > '9')
+		return fail(p, n, key, "expected a whole number from %u to %u, got '%s'", lo, hi, show(p, s));
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *end || v < lo || v > hi)
-		return fail(p, n, key, "expected a whole number from %lu to %lu, got '%s'", lo, hi, s);
+		return fail(p, n, key, "expected a whole number from %u to %u, got '%s'", lo, hi, show(p, s));
 	*out = (unsigned int)v;
 	return 0;
 }
 
+/* A path reflexd opens as root: absolute, so it does not depend on the working directory. */
+static int check_path(struct parse *p, const yaml_node_t *n, const char *key, const char *s)
+{
+	const char *c;
+
+	if (s[0] != '/')
+		return fail(p, n, key, "expected an absolute path, got '%s'", show(p, s));
+	for (c = s; (c = strstr(c, "/..")); c += 3)
+		if (c[3] == '/' || !c[3])
+			return fail(p, n, key, "'..' is not allowed in a path: '%s'", show(p, s));
+	return 0;
+}
+
+static int get_path(struct parse *p, const yaml_node_t *n, const char *key, bool allow_empty, char **out)
+{
+	const char *s;
+	int err;
+
+	if ((err = get_scalar(p, n, key, "a path", &s)))
+		return err;
+	if (!*s && allow_empty)
+		return set_string(out, s);
+	if ((err = check_path(p, n, key, s)))
+		return err;
+	return set_string(out, s);
+}
+
+/* Namespace globs: a glob that can never match a namespace name would protect nothing. */
+static int check_namespace_glob(struct parse *p, const yaml_node_t *n, const char *key, const char *s)
+{
+	if (strlen(s) > 253 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-*?[]!^") != strlen(s))
+		return fail(p, n, key,
+			    "'%s' cannot match a namespace (lowercase letters, digits, '-', and the glob "
+			    "characters * ? [ ])",
+			    show(p, s));
+	return 0;
+}
+
+/* An exception's namespace is compared exactly: a glob there would silently match nothing. */
+static int check_namespace_name(struct parse *p, const yaml_node_t *n, const char *key, const char *s)
+{
+	if (!*s || strlen(s) > 63 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s))
+		return fail(p, n, key, "'%s' is not a namespace name (exact, lowercase, no globs)", show(p, s));
+	return 0;
+}
+
+/* Owner kinds are compared as Kubernetes writes them: "daemonset" would protect nothing. */
+static int check_owner_kind(struct parse *p, const yaml_node_t *n, const char *key, const char *s)
+{
+	if (strlen(s) > 63 || s[0] < 'A' || s[0] > 'Z' ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(s))
+		return fail(p, n, key, "'%s' is not an owner kind as Kubernetes writes it (e.g. DaemonSet)",
+			    show(p, s));
+	return 0;
+}
+
+static int check_cidr(struct parse *p, const yaml_node_t *n, const char *key, const char *s)
+{
+	const char *slash = strchr(s, '/');
+	struct pool_addr addr;
+
+	/* pool_cidr_parse takes a signed prefix; only digits belong there. */
+	if (pool_cidr_parse(s, 0, &addr) || (slash && strspn(slash + 1, "0123456789") != strlen(slash + 1)))
+		return fail(p, n, key, "'%s' is not an address or CIDR (e.g. 198.51.100.0/24)", show(p, s));
+	return 0;
+}
+
+typedef int (*item_check_fn)(struct parse *p, const yaml_node_t *n, const char *key, const char *s);
+
 static void free_list(char **list, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; list && i < n; i++)
 		free(list[i]);
 	free(list);
 }
 
-static int get_list(struct parse *p, yaml_node_t *n, const char *key, char ***out, size_t *out_n)
+static size_t seq_len(const yaml_node_t *n)
 {
-	yaml_node_item_t *it;
-	char **list;
-	size_t count, i = 0;
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
 
-	if (!n || n->type != YAML_SEQUENCE_NODE)
-		return fail(p, n, key, "expected a list of strings");
-	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	p->items += count;
-	if (p->items > CONFIG_MAX_ITEMS)
-		return fail(p, n, key, "more than %d list items in the file", CONFIG_MAX_ITEMS);
+static int get_list(struct parse *p, const yaml_node_t *n, const char *key, item_check_fn check, char ***out,
+		    size_t *out_n)
+{
+	size_t count, i;
+	char **list;
+	char item_key[128];
+	int err;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(p, n, key, "expected a list of strings, got %s%s", kind_of(n),
+			    n->type == YAML_SCALAR_NODE && is_null(n) ? " (write [] for an empty list)" : "");
+	count = seq_len(n);
 	list = calloc(count + 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = yaml_document_get_node(p->doc, *it);
-		const char *s = scalar(item);
+	for (i = 0; i < count; i++) {
+		const yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+		const char *s;
 
-		if (!s || !*s) {
+		snprintf(item_key, sizeof(item_key), "%s[%zu]", key, i);
+		err = get_scalar(p, item, item_key, "a string", &s);
+		if (!err && !*s)
+			err = fail(p, item, item_key, "must not be empty");
+		if (!err && check)
+			err = check(p, item, item_key, s);
+		if (!err && !(list[i] = strdup(s)))
+			err = -ENOMEM;
+		if (err) {
 			free_list(list, i);
-			return fail(p, item, key, "list items must be non-empty strings");
-		}
-		list[i] = strdup(s);
-		if (!list[i]) {
-			free_list(list, i);
-			return -ENOMEM;
+			return err;
 		}
 	}
 	free_list(*out, *out_n);
@@ -165,174 +326,344 @@ static int get_list(struct parse *p, yaml_node_t *n, const char *key, char ***ou
 	return 0;
 }
 
-/* Iterates a mapping's pairs; a non-mapping is an error naming KEY. */
-#define FOR_PAIRS(p, map, pair)                                                                                \
-	for (yaml_node_pair_t *pair = (map)->data.mapping.pairs.start; pair < (map)->data.mapping.pairs.top; pair++)
-
 static int expect_mapping(struct parse *p, const yaml_node_t *n, const char *key)
 {
-	if (!n || n->type != YAML_MAPPING_NODE)
-		return fail(p, n, key, "expected a mapping");
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(p, n, key, "expected a mapping, got %s", kind_of(n));
 	return 0;
 }
 
-static int parse_rule(struct parse *p, yaml_node_t *n, struct reflex_rule *r)
+/*
+ * The key of pair I of MAP: a string not given before in MAP. Callers stop at
+ * the first unknown key, so the pairs before I are distinct known keys and the
+ * scan stays short even in a hostile file.
+ */
+static int pair_key(struct parse *p, const yaml_node_t *map, size_t i, const char *where, const char **ret,
+		    const yaml_node_t **ret_value)
 {
-	bool have_action = false;
+	const yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+	const yaml_node_t *k = yaml_document_get_node(p->doc, pairs[i].key);
+	const char *s;
 	int err;
 
-	r->dryrun = TRISTATE_UNSET;
-	if ((err = expect_mapping(p, n, "rules[]")))
+	if ((err = get_scalar(p, k, where, "a string key", &s)))
 		return err;
-	FOR_PAIRS(p, n, pair)
-	{
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
-		const char *key = scalar(k) ? scalar(k) : "?";
+	for (size_t j = 0; j < i; j++) {
+		const yaml_node_t *prev = yaml_document_get_node(p->doc, pairs[j].key);
 
-		if (!strcmp(key, "name")) {
-			err = get_string(p, v, "rules[].name", &r->name);
-		} else if (!strcmp(key, "action")) {
-			const char *s = scalar(v);
+		if (!strcmp((const char *)prev->data.scalar.value, s))
+			return fail(p, k, s, "given twice in %s (first on line %zu)", where, line_of(prev));
+	}
+	*ret = s;
+	*ret_value = yaml_document_get_node(p->doc, pairs[i].value);
+	return 0;
+}
 
-			if (!s || action_from_name(s, &r->action))
-				return fail(p, v, "rules[].action",
-					    "'%s' is not one of alert, kill_process, kill_container, kill_pod, "
-					    "isolate_namespace",
-					    s ? s : "(not a string)");
-			have_action = true;
-			err = 0;
-		} else if (!strcmp(key, "audit_reason")) {
-			err = get_string(p, v, "rules[].audit_reason", &r->audit_reason);
-		} else if (!strcmp(key, "dryrun")) {
-			bool b;
+static size_t map_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+}
 
-			err = get_bool(p, v, "rules[].dryrun", &b);
+static int parse_rule(struct parse *p, const yaml_node_t *n, size_t index, struct reflex_rule *r)
+{
+	const yaml_node_t *action_node = NULL;
+	char where[48], key[96];
+	int err;
+
+	snprintf(where, sizeof(where), "rules[%zu]", index);
+	r->dryrun = TRISTATE_UNSET;
+	if ((err = expect_mapping(p, n, where)))
+		return err;
+	for (size_t i = 0; i < map_len(n); i++) {
+		const yaml_node_t *v;
+		const char *k;
+
+		if ((err = pair_key(p, n, i, where, &k, &v)))
+			return err;
+		snprintf(key, sizeof(key), "%s.%s", where, k);
+		if (!strcmp(k, "name")) {
+			err = get_string(p, v, key, false, &r->name);
+		} else if (!strcmp(k, "action")) {
+			const char *s;
+
+			action_node = v;
+			err = get_scalar(p, v, key, "an action", &s);
+			if (!err && action_from_name(s, &r->action))
+				err = fail(p, v, key,
+					   "'%s' is not one of alert, kill_process, kill_container, kill_pod, "
+					   "isolate_namespace",
+					   show(p, s));
+		} else if (!strcmp(k, "audit_reason")) {
+			err = get_string(p, v, key, true, &r->audit_reason);
+		} else if (!strcmp(k, "dryrun")) {
+			bool b = false;
+
+			err = get_bool(p, v, key, &b);
 			r->dryrun = b ? TRISTATE_TRUE : TRISTATE_FALSE;
 		} else {
-			return fail(p, k, key, "unknown key in a rule (name, action, audit_reason, dryrun)");
+			const yaml_node_t *kn = yaml_document_get_node(p->doc, n->data.mapping.pairs.start[i].key);
+
+			err = fail(p, kn, key, "unknown key in a rule (name, action, audit_reason, dryrun)");
 		}
 		if (err)
 			return err;
 	}
-	if (!r->name || !*r->name)
-		return fail(p, n, "rules[].name", "every rule needs a non-empty name");
-	if (!have_action)
-		return fail(p, n, "rules[].action", "rule '%s' has no action", r->name);
+	if (!r->name)
+		return fail(p, n, where, "a rule needs a name (the Falco rule name)");
+	if (!action_node)
+		return fail(p, n, where, "rule '%s' has no action", show(p, r->name));
 	return 0;
 }
 
-static int parse_exception(struct parse *p, yaml_node_t *n, struct reflex_exception *x)
+static int parse_exception(struct parse *p, const struct reflex_config *c, const yaml_node_t *n, size_t index,
+			   struct reflex_exception *x)
 {
-	static const char *const keys[] = { "rule", "namespace", "exe_path", "image" };
+	const yaml_node_t *rule_node = NULL;
+	char where[48], key[96];
 	int err;
 
-	if ((err = expect_mapping(p, n, "exceptions[]")))
+	snprintf(where, sizeof(where), "exceptions[%zu]", index);
+	if ((err = expect_mapping(p, n, where)))
 		return err;
-	FOR_PAIRS(p, n, pair)
-	{
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
-		const char *key = scalar(k) ? scalar(k) : "?";
-		char **fields[] = { &x->rule, &x->namespace_, &x->exe_path, &x->image };
-		bool known = false;
+	for (size_t i = 0; i < map_len(n); i++) {
+		const yaml_node_t *v;
+		const char *k, *s;
 
-		for (int i = 0; i < 4; i++) {
-			if (!strcmp(key, keys[i])) {
-				known = true;
-				if ((err = get_string(p, v, key, fields[i])))
-					return err;
-			}
+		if ((err = pair_key(p, n, i, where, &k, &v)))
+			return err;
+		snprintf(key, sizeof(key), "%s.%s", where, k);
+		if (!strcmp(k, "rule")) {
+			rule_node = v;
+			err = get_string(p, v, key, false, &x->rule);
+		} else if (!strcmp(k, "namespace")) {
+			err = get_scalar(p, v, key, "a namespace name", &s);
+			err = err ?: check_namespace_name(p, v, key, s);
+			err = err ?: set_string(&x->namespace_, s);
+		} else if (!strcmp(k, "exe_path")) {
+			/* A relative glob can never match an absolute exe path. */
+			err = get_scalar(p, v, key, "a path glob", &s);
+			if (!err && s[0] != '/')
+				err = fail(p, v, key, "expected an absolute path glob, got '%s'", show(p, s));
+			err = err ?: set_string(&x->exe_path, s);
+		} else if (!strcmp(k, "image")) {
+			err = get_string(p, v, key, false, &x->image);
+		} else {
+			const yaml_node_t *kn = yaml_document_get_node(p->doc, n->data.mapping.pairs.start[i].key);
+
+			err = fail(p, kn, key, "unknown key in an exception (rule, namespace, exe_path, image)");
 		}
-		if (!known)
-			return fail(p, k, key, "unknown key in an exception (rule, namespace, exe_path, image)");
+		if (err)
+			return err;
 	}
-	if (!x->rule)
-		return fail(p, n, "exceptions[].rule", "every exception names its rule");
+	if (!rule_node)
+		return fail(p, n, where, "an exception names the rule it applies to (rule:)");
+	/* A typo in the rule name would silently except nothing. */
+	snprintf(key, sizeof(key), "%s.rule", where);
+	if (!config_find_rule(c, x->rule))
+		return fail(p, rule_node, key, "no rule named '%s' in rules:", show(p, x->rule));
 	if (!x->namespace_ && !x->exe_path && !x->image)
-		return fail(p, n, "exceptions[]",
-			    "an exception needs namespace, exe_path or image: it must never mute a whole rule");
+		return fail(p, n, where,
+			    "needs namespace, exe_path or image: an exception must never mute a whole rule");
 	return 0;
 }
 
-static int parse_agent(struct parse *p, yaml_node_t *n, struct agent_config *ag)
+static int cmp_rule_index(const void *a, const void *b, void *rules_)
+{
+	const struct reflex_rule *rules = rules_;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int r = strcmp(rules[i].name, rules[j].name);
+
+	return r ? r : (i > j) - (i < j);
+}
+
+/* Sorting keeps a hostile file with thousands of near-identical names cheap to check. */
+static int check_unique_rules(struct parse *p, const struct reflex_config *c, const yaml_node_t *seq)
+{
+	size_t *order;
+	int err = 0;
+
+	if (c->n_rules < 2)
+		return 0;
+	order = calloc(c->n_rules, sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_rules; i++)
+		order[i] = i;
+	qsort_r(order, c->n_rules, sizeof(*order), cmp_rule_index, c->rules);
+	for (size_t i = 1; i < c->n_rules && !err; i++) {
+		size_t first = order[i - 1], again = order[i];
+
+		if (!strcmp(c->rules[first].name, c->rules[again].name)) {
+			const yaml_node_t *n = yaml_document_get_node(p->doc, seq->data.sequence.items.start[again]);
+			const yaml_node_t *f = yaml_document_get_node(p->doc, seq->data.sequence.items.start[first]);
+			char key[48];
+
+			snprintf(key, sizeof(key), "rules[%zu].name", again);
+			err = fail(p, n, key, "rule '%s' is defined twice (first on line %zu)",
+				   show(p, c->rules[again].name), line_of(f));
+		}
+	}
+	free(order);
+	return err;
+}
+
+static int parse_rules(struct parse *p, const yaml_node_t *n, struct reflex_config *c)
+{
+	size_t count;
+	int err;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(p, n, "rules", "expected a list of rules, got %s", kind_of(n));
+	count = seq_len(n);
+	c->rules = calloc(count + 1, sizeof(*c->rules));
+	if (!c->rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+
+		/* Counted first so config_free releases a half-parsed rule. */
+		c->n_rules++;
+		if ((err = parse_rule(p, item, i, &c->rules[i])))
+			return err;
+	}
+	return check_unique_rules(p, c, n);
+}
+
+static int parse_exceptions(struct parse *p, const yaml_node_t *n, struct reflex_config *c)
+{
+	size_t count;
+	int err;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(p, n, "exceptions", "expected a list of exceptions, got %s", kind_of(n));
+	count = seq_len(n);
+	c->exceptions = calloc(count + 1, sizeof(*c->exceptions));
+	if (!c->exceptions)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+
+		c->n_exceptions++;
+		if ((err = parse_exception(p, c, item, i, &c->exceptions[i])))
+			return err;
+	}
+	return 0;
+}
+
+enum field_kind {
+	FIELD_STRING,        /* non-empty */
+	FIELD_STRING_OR_OFF, /* "" disables */
+	FIELD_PATH,
+	FIELD_PATH_OR_OFF,   /* absolute, or "" */
+	FIELD_BOOL,
+	FIELD_UINT,
+	FIELD_PATHS,
+	FIELD_CIDRS,
+	FIELD_UNKNOWN_OWNER,
+	FIELD_LOG_LEVEL,
+};
+
+struct agent_field {
+	const char *key;
+	enum field_kind kind;
+	size_t offset;   /* into struct agent_config */
+	size_t n_offset; /* lists: the count */
+	unsigned int lo, hi;
+};
+
+#define AG(f) offsetof(struct agent_config, f)
+
+static const struct agent_field agent_fields[] = {
+	{ "node_name", FIELD_STRING, AG(node_name), 0, 0, 0 },
+	{ "cgroup_root", FIELD_PATH_OR_OFF, AG(cgroup_root), 0, 0, 0 },
+	{ "containerd_roots", FIELD_PATHS, AG(containerd_roots), AG(n_containerd_roots), 0, 0 },
+	{ "crio_root", FIELD_PATH, AG(crio_root), 0, 0, 0 },
+	{ "audit_log", FIELD_PATH_OR_OFF, AG(audit_log), 0, 0, 0 },
+	{ "audit_stdout", FIELD_BOOL, AG(audit_stdout), 0, 0, 0 },
+	{ "enforce_in_kernel", FIELD_BOOL, AG(enforce_in_kernel), 0, 0, 0 },
+	{ "metrics_address", FIELD_STRING_OR_OFF, AG(metrics_address), 0, 0, 0 },
+	{ "exec_rule", FIELD_STRING, AG(exec_rule), 0, 0, 0 },
+	{ "fileless_rule", FIELD_STRING, AG(fileless_rule), 0, 0, 0 },
+	{ "unknown_owner", FIELD_UNKNOWN_OWNER, AG(unknown_owner), 0, 0, 0 },
+	{ "kill_timeout_ms", FIELD_UINT, AG(kill_timeout_ms), 0, 1, 60000 },
+	{ "log_level", FIELD_LOG_LEVEL, AG(log_level), 0, 0, 0 },
+	{ "pool_rule", FIELD_STRING, AG(pool_rule), 0, 0, 0 },
+	{ "stratum_rule", FIELD_STRING, AG(stratum_rule), 0, 0, 0 },
+	{ "pool_lists", FIELD_PATH, AG(pool_lists), 0, 0, 0 },
+	{ "pool_cidrs", FIELD_CIDRS, AG(pool_cidrs), AG(n_pool_cidrs), 0, 0 },
+	{ "pool_port_only", FIELD_BOOL, AG(pool_port_only), 0, 0, 0 },
+	{ "pool_exclude_private", FIELD_BOOL, AG(pool_exclude_private), 0, 0, 0 },
+	{ "pool_resolve_interval_s", FIELD_UINT, AG(pool_resolve_interval_s), 0, 1, 86400 },
+	{ "block_pool_connections", FIELD_BOOL, AG(block_pool_connections), 0, 0, 0 },
+	{ "scan_stratum_argv", FIELD_BOOL, AG(scan_stratum_argv), 0, 0, 0 },
+};
+
+static int parse_agent_field(struct parse *p, const struct agent_field *f, const yaml_node_t *v,
+			     const char *key, struct agent_config *ag)
+{
+	void *field = (char *)ag + f->offset;
+	const char *s;
+	int err;
+
+	switch (f->kind) {
+	case FIELD_STRING:
+		return get_string(p, v, key, false, field);
+	case FIELD_STRING_OR_OFF:
+		return get_string(p, v, key, true, field);
+	case FIELD_PATH:
+		return get_path(p, v, key, false, field);
+	case FIELD_PATH_OR_OFF:
+		return get_path(p, v, key, true, field);
+	case FIELD_BOOL:
+		return get_bool(p, v, key, field);
+	case FIELD_UINT:
+		return get_uint(p, v, key, f->lo, f->hi, field);
+	case FIELD_PATHS:
+		return get_list(p, v, key, check_path, field, (size_t *)((char *)ag + f->n_offset));
+	case FIELD_CIDRS:
+		return get_list(p, v, key, check_cidr, field, (size_t *)((char *)ag + f->n_offset));
+	case FIELD_UNKNOWN_OWNER:
+		if ((err = get_scalar(p, v, key, "refuse or allow", &s)))
+			return err;
+		if (!strcmp(s, "refuse"))
+			ag->unknown_owner = UNKNOWN_OWNER_REFUSE;
+		else if (!strcmp(s, "allow"))
+			ag->unknown_owner = UNKNOWN_OWNER_ALLOW;
+		else
+			return fail(p, v, key, "expected refuse or allow, got '%s'", show(p, s));
+		return 0;
+	case FIELD_LOG_LEVEL:
+		if ((err = get_scalar(p, v, key, "a log level", &s)))
+			return err;
+		if (strcmp(s, "error") && strcmp(s, "warn") && strcmp(s, "info") && strcmp(s, "debug"))
+			return fail(p, v, key, "expected error, warn, info or debug, got '%s'", show(p, s));
+		return set_string(field, s);
+	}
+	return -EINVAL;
+}
+
+static int parse_agent(struct parse *p, const yaml_node_t *n, struct agent_config *ag)
 {
 	int err;
 
 	if ((err = expect_mapping(p, n, "agent")))
 		return err;
-	FOR_PAIRS(p, n, pair)
-	{
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
-		const char *key = scalar(k) ? scalar(k) : "?";
-		const struct {
-			const char *name;
-			char **field;
-		} strings[] = {
-			{ "node_name", &ag->node_name },     { "cgroup_root", &ag->cgroup_root },
-			{ "crio_root", &ag->crio_root },     { "audit_log", &ag->audit_log },
-			{ "metrics_address", &ag->metrics_address }, { "exec_rule", &ag->exec_rule },
-			{ "fileless_rule", &ag->fileless_rule }, { "pool_rule", &ag->pool_rule },
-			{ "stratum_rule", &ag->stratum_rule }, { "pool_lists", &ag->pool_lists },
-		};
-		const struct {
-			const char *name;
-			bool *field;
-		} bools[] = {
-			{ "audit_stdout", &ag->audit_stdout },
-			{ "enforce_in_kernel", &ag->enforce_in_kernel },
-			{ "pool_port_only", &ag->pool_port_only },
-			{ "pool_exclude_private", &ag->pool_exclude_private },
-			{ "block_pool_connections", &ag->block_pool_connections },
-			{ "scan_stratum_argv", &ag->scan_stratum_argv },
-		};
-		bool done = false;
+	for (size_t i = 0; i < map_len(n); i++) {
+		const struct agent_field *f = NULL;
+		const yaml_node_t *v;
+		const char *k;
+		char key[96];
 
-		err = 0;
-		for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]) && !done; i++)
-			if (!strcmp(key, strings[i].name)) {
-				err = get_string(p, v, key, strings[i].field);
-				done = true;
-			}
-		for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]) && !done; i++)
-			if (!strcmp(key, bools[i].name)) {
-				err = get_bool(p, v, key, bools[i].field);
-				done = true;
-			}
-		if (done) {
-			if (err)
-				return err;
-			continue;
-		}
-		if (!strcmp(key, "containerd_roots")) {
-			err = get_list(p, v, key, &ag->containerd_roots, &ag->n_containerd_roots);
-		} else if (!strcmp(key, "pool_cidrs")) {
-			err = get_list(p, v, key, &ag->pool_cidrs, &ag->n_pool_cidrs);
-		} else if (!strcmp(key, "kill_timeout_ms")) {
-			err = get_uint(p, v, key, 1, 60000, &ag->kill_timeout_ms);
-		} else if (!strcmp(key, "pool_resolve_interval_s")) {
-			err = get_uint(p, v, key, 1, 86400, &ag->pool_resolve_interval_s);
-		} else if (!strcmp(key, "unknown_owner")) {
-			const char *s = scalar(v);
-
-			if (s && !strcmp(s, "refuse"))
-				ag->unknown_owner = UNKNOWN_OWNER_REFUSE;
-			else if (s && !strcmp(s, "allow"))
-				ag->unknown_owner = UNKNOWN_OWNER_ALLOW;
-			else
-				return fail(p, v, key, "expected refuse or allow, got '%s'", s ? s : "a collection");
-		} else if (!strcmp(key, "log_level")) {
-			const char *s = scalar(v);
-
-			if (!s || (strcmp(s, "error") && strcmp(s, "warn") && strcmp(s, "info") && strcmp(s, "debug")))
-				return fail(p, v, key, "expected error, warn, info or debug, got '%s'",
-					    s ? s : "a collection");
-			err = get_string(p, v, key, &ag->log_level);
-		} else {
-			return fail(p, k, key, "unknown key in agent:");
-		}
-		if (err)
+		if ((err = pair_key(p, n, i, "agent", &k, &v)))
+			return err;
+		snprintf(key, sizeof(key), "agent.%s", k);
+		for (size_t j = 0; j < ARRAY_SIZE(agent_fields) && !f; j++)
+			if (!strcmp(k, agent_fields[j].key))
+				f = &agent_fields[j];
+		if (!f)
+			return fail(p, yaml_document_get_node(p->doc, n->data.mapping.pairs.start[i].key), key,
+				    "unknown key in agent:");
+		if ((err = parse_agent_field(p, f, v, key, ag)))
 			return err;
 	}
 	return 0;
@@ -340,23 +671,26 @@ static int parse_agent(struct parse *p, yaml_node_t *n, struct agent_config *ag)
 
 static int set_default(char **field, const char *value)
 {
-	if (*field)
-		return 0;
-	*field = strdup(value);
-	return *field ? 0 : -ENOMEM;
+	return *field ? 0 : set_string(field, value);
 }
 
 static int apply_defaults(struct reflex_config *c)
 {
 	struct agent_config *ag = &c->agent;
 	const char *node = getenv("NODE_NAME");
-	char host[256] = "unknown";
+	char host[256] = "";
 	int err = 0;
 
 	if (!node || !*node) {
-		if (gethostname(host, sizeof(host) - 1) == 0)
-			host[sizeof(host) - 1] = '\0';
+		/* gethostname may leave a truncated name unterminated. */
+		if (gethostname(host, sizeof(host) - 1))
+			snprintf(host, sizeof(host), "unknown");
 		node = host;
+	}
+	/* "" means "find it": the header promises NULL for that. */
+	if (ag->cgroup_root && !*ag->cgroup_root) {
+		free(ag->cgroup_root);
+		ag->cgroup_root = NULL;
 	}
 	err = err ?: set_default(&ag->node_name, node);
 	err = err ?: set_default(&ag->crio_root, "/run/containers/storage");
@@ -369,95 +703,131 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ag->pool_lists, "/etc/reflex/miner_pools.txt");
 	err = err ?: set_default(&ag->log_level, "info");
 	if (!err && !ag->containerd_roots) {
-		ag->containerd_roots = calloc(2, sizeof(char *));
+		ag->containerd_roots = calloc(3, sizeof(char *));
 		if (!ag->containerd_roots)
 			return -ENOMEM;
+		/* Counted first so config_free releases whatever was allocated. */
+		ag->n_containerd_roots = 2;
 		ag->containerd_roots[0] = strdup("/run/containerd");
 		ag->containerd_roots[1] = strdup("/run/k3s/containerd");
-		ag->n_containerd_roots = 2;
 		if (!ag->containerd_roots[0] || !ag->containerd_roots[1])
 			return -ENOMEM;
 	}
 	return err;
 }
 
-static int parse_root(struct parse *p, yaml_node_t *root, struct reflex_config *c)
+/* Bounds the work on a hostile file: list items anywhere, controller: included. */
+static int check_item_limit(struct parse *p)
 {
+	size_t items = 0;
+
+	for (const yaml_node_t *n = p->doc->nodes.start; n < p->doc->nodes.top; n++) {
+		if (n->type != YAML_SEQUENCE_NODE)
+			continue;
+		items += seq_len(n);
+		if (items > CONFIG_MAX_ITEMS) {
+			snprintf(p->err, p->errlen, "%s:%zu: more than %d list items in the file", p->name,
+				 line_of(n), CONFIG_MAX_ITEMS);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+static int parse_root(struct parse *p, struct reflex_config *c)
+{
+	const yaml_node_t *root = yaml_document_get_root_node(p->doc);
+	const yaml_node_t *exceptions = NULL;
 	int err;
 
-	if (!root)
-		return fail(p, NULL, "(document)", "the file is empty");
-	if ((err = expect_mapping(p, root, "(document)")))
+	if (!root || (root->type == YAML_SCALAR_NODE && is_null(root))) {
+		snprintf(p->err, p->errlen, "%s: the file is empty", p->name);
+		return -EINVAL;
+	}
+	if ((err = check_item_limit(p)))
 		return err;
-	FOR_PAIRS(p, root, pair)
-	{
-		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
-		const char *key = scalar(k) ? scalar(k) : "?";
+	if ((err = expect_mapping(p, root, "(top level)")))
+		return err;
+	for (size_t i = 0; i < map_len(root); i++) {
+		const yaml_node_t *v;
+		const char *k;
 
-		if (!strcmp(key, "dryrun")) {
-			err = get_bool(p, v, key, &c->dryrun);
-		} else if (!strcmp(key, "allowed_namespaces")) {
-			err = get_list(p, v, key, &c->allowed_namespaces, &c->n_allowed_namespaces);
-		} else if (!strcmp(key, "denied_namespaces")) {
-			err = get_list(p, v, key, &c->denied_namespaces, &c->n_denied_namespaces);
-		} else if (!strcmp(key, "protected_owners")) {
-			err = get_list(p, v, key, &c->protected_owners, &c->n_protected_owners);
-		} else if (!strcmp(key, "agent")) {
+		if ((err = pair_key(p, root, i, "the top level", &k, &v)))
+			return err;
+		if (!strcmp(k, "dryrun")) {
+			err = get_bool(p, v, k, &c->dryrun);
+		} else if (!strcmp(k, "allowed_namespaces")) {
+			err = get_list(p, v, k, check_namespace_glob, &c->allowed_namespaces,
+				       &c->n_allowed_namespaces);
+		} else if (!strcmp(k, "denied_namespaces")) {
+			err = get_list(p, v, k, check_namespace_glob, &c->denied_namespaces,
+				       &c->n_denied_namespaces);
+		} else if (!strcmp(k, "protected_owners")) {
+			err = get_list(p, v, k, check_owner_kind, &c->protected_owners, &c->n_protected_owners);
+		} else if (!strcmp(k, "rules")) {
+			err = parse_rules(p, v, c);
+		} else if (!strcmp(k, "exceptions")) {
+			/* After rules, wherever it is written: each names a rule that must exist. */
+			exceptions = v;
+		} else if (!strcmp(k, "agent")) {
 			err = parse_agent(p, v, &c->agent);
-		} else if (!strcmp(key, "controller")) {
-			err = expect_mapping(p, v, key);
+		} else if (!strcmp(k, "controller")) {
+			/* Its keys belong to reflex-controller, which validates them itself. */
+			err = expect_mapping(p, v, k);
 			c->has_controller_section = true;
-		} else if (!strcmp(key, "rules") || !strcmp(key, "exceptions")) {
-			bool rules = key[0] == 'r';
-			size_t count;
-
-			if (!v || v->type != YAML_SEQUENCE_NODE)
-				return fail(p, v, key, "expected a list");
-			count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-			p->items += count;
-			if (p->items > CONFIG_MAX_ITEMS)
-				return fail(p, v, key, "more than %d list items in the file", CONFIG_MAX_ITEMS);
-			if (rules) {
-				c->rules = calloc(count + 1, sizeof(*c->rules));
-				if (!c->rules)
-					return -ENOMEM;
-			} else {
-				c->exceptions = calloc(count + 1, sizeof(*c->exceptions));
-				if (!c->exceptions)
-					return -ENOMEM;
-			}
-			err = 0;
-			for (yaml_node_item_t *it = v->data.sequence.items.start; !err && it < v->data.sequence.items.top;
-			     it++) {
-				yaml_node_t *item = yaml_document_get_node(p->doc, *it);
-
-				if (rules) {
-					err = parse_rule(p, item, &c->rules[c->n_rules++]);
-					for (size_t j = 0; !err && j + 1 < c->n_rules; j++)
-						if (!strcmp(c->rules[j].name, c->rules[c->n_rules - 1].name))
-							err = fail(p, item, "rules[].name", "rule '%s' is defined twice",
-								   c->rules[j].name);
-				} else {
-					err = parse_exception(p, item, &c->exceptions[c->n_exceptions++]);
-				}
-			}
 		} else {
-			return fail(p, k, key,
-				    "unknown key (dryrun, allowed_namespaces, denied_namespaces, protected_owners, "
-				    "rules, exceptions, agent, controller)");
+			err = fail(p, yaml_document_get_node(p->doc, root->data.mapping.pairs.start[i].key), k,
+				   "unknown key (dryrun, allowed_namespaces, denied_namespaces, protected_owners, "
+				   "rules, exceptions, agent, controller)");
 		}
 		if (err)
 			return err;
 	}
-	/* Exceptions name rules that exist: a typo would silently except nothing. */
-	for (size_t i = 0; i < c->n_exceptions; i++) {
-		if (!config_find_rule(c, c->exceptions[i].rule)) {
-			snprintf(p->err, p->errlen, "%s: key 'exceptions[].rule': no rule named '%s' in rules:",
-				 p->name, c->exceptions[i].rule);
-			return -EINVAL;
-		}
+	if (exceptions)
+		return parse_exceptions(p, exceptions, c);
+	return 0;
+}
+
+static void yaml_syntax_error(struct parse *p, const yaml_parser_t *parser)
+{
+	const char *problem = parser->problem ? parser->problem : "unreadable";
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		snprintf(p->err, p->errlen, "%s: out of memory", p->name);
+	else if (parser->context)
+		snprintf(p->err, p->errlen, "%s:%zu: YAML syntax: %s %s (line %zu)", p->name,
+			 parser->problem_mark.line + 1, problem, parser->context, parser->context_mark.line + 1);
+	else
+		snprintf(p->err, p->errlen, "%s:%zu: YAML syntax: %s", p->name, parser->problem_mark.line + 1,
+			 problem);
+}
+
+/* The first document, and proof there is no second one that would be ignored. */
+static int load_document(struct parse *p, yaml_parser_t *parser, yaml_document_t *doc)
+{
+	yaml_document_t next;
+	const yaml_node_t *root;
+
+	if (!yaml_parser_load(parser, doc)) {
+		yaml_syntax_error(p, parser);
+		return parser->error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
 	}
+	if (!yaml_document_get_root_node(doc))
+		return 0;
+	if (!yaml_parser_load(parser, &next)) {
+		yaml_syntax_error(p, parser);
+		yaml_document_delete(doc);
+		return parser->error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+	}
+	root = yaml_document_get_root_node(&next);
+	if (root) {
+		snprintf(p->err, p->errlen, "%s:%zu: a second YAML document: one config per file", p->name,
+			 next.start_mark.line + 1);
+		yaml_document_delete(&next);
+		yaml_document_delete(doc);
+		return -EINVAL;
+	}
+	yaml_document_delete(&next);
 	return 0;
 }
 
@@ -467,11 +837,11 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	struct reflex_config *c;
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct parse p = { .name = name, .doc = &doc, .err = err, .errlen = errlen };
+	struct parse p = { .name = name, .doc = &doc, .err = err, .errlen = err ? errlen : 0 };
 	int r;
 
 	if (len > CONFIG_MAX_BYTES) {
-		snprintf(err, errlen, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
+		snprintf(p.err, p.errlen, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
 		return -EFBIG;
 	}
 	c = calloc(1, sizeof(*c));
@@ -479,6 +849,7 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 		return -ENOMEM;
 	c->agent.audit_stdout = true;
 	c->agent.enforce_in_kernel = true;
+	c->agent.unknown_owner = UNKNOWN_OWNER_REFUSE;
 	c->agent.kill_timeout_ms = 1000;
 	c->agent.pool_exclude_private = true;
 	c->agent.pool_resolve_interval_s = 300;
@@ -486,24 +857,23 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	c->agent.scan_stratum_argv = true;
 	c->path = strdup(name);
 	if (!c->path || !yaml_parser_initialize(&parser)) {
+		snprintf(p.err, p.errlen, "%s: out of memory", name);
 		config_free(c);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu: YAML syntax: %s", name, parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "unreadable");
-		yaml_parser_delete(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), text ? len : 0);
+	r = load_document(&p, &parser, &doc);
+	yaml_parser_delete(&parser);
+	if (r) {
 		config_free(c);
-		return -EINVAL;
+		return r;
 	}
-	r = parse_root(&p, yaml_document_get_root_node(&doc), c);
+	r = parse_root(&p, c);
 	if (!r)
 		r = apply_defaults(c);
 	if (r == -ENOMEM)
-		snprintf(err, errlen, "%s: out of memory", name);
+		snprintf(p.err, p.errlen, "%s: out of memory", name);
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
 	if (r) {
 		config_free(c);
 		return r;
@@ -514,26 +884,42 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 
 int config_load(const char *path, struct reflex_config **ret_config, char *err, size_t errlen)
 {
-	char *buf;
+	struct stat st;
+	char *buf = NULL;
 	size_t n;
 	FILE *f;
 	int r;
 
+	if (!err)
+		errlen = 0;
 	f = fopen(path, "re");
 	if (!f) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	/* One byte more than allowed tells "exactly the limit" from "over it". */
 	buf = malloc(CONFIG_MAX_BYTES + 1);
 	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
+		r = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
 	}
 	n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-	fclose(f);
+	if (ferror(f)) {
+		r = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
 	r = config_parse(path, buf, n, ret_config, err, errlen);
+out:
 	free(buf);
+	fclose(f);
 	return r;
 }
 
@@ -548,12 +934,12 @@ struct reflex_config *config_free(struct reflex_config *c)
 	free_list(c->allowed_namespaces, c->n_allowed_namespaces);
 	free_list(c->denied_namespaces, c->n_denied_namespaces);
 	free_list(c->protected_owners, c->n_protected_owners);
-	for (size_t i = 0; i < c->n_rules; i++) {
+	for (size_t i = 0; c->rules && i < c->n_rules; i++) {
 		free(c->rules[i].name);
 		free(c->rules[i].audit_reason);
 	}
 	free(c->rules);
-	for (size_t i = 0; i < c->n_exceptions; i++) {
+	for (size_t i = 0; c->exceptions && i < c->n_exceptions; i++) {
 		free(c->exceptions[i].rule);
 		free(c->exceptions[i].namespace_);
 		free(c->exceptions[i].exe_path);
@@ -579,7 +965,7 @@ struct reflex_config *config_free(struct reflex_config *c)
 
 const struct reflex_rule *config_find_rule(const struct reflex_config *c, const char *name)
 {
-	for (size_t i = 0; name && i < c->n_rules; i++)
+	for (size_t i = 0; c && name && i < c->n_rules; i++)
 		if (c->rules[i].name && !strcmp(c->rules[i].name, name))
 			return &c->rules[i];
 	return NULL;

@@ -37,7 +37,7 @@ struct reflex_rule {
 struct reflex_exception {
 	char *rule;
 	char *namespace_; /* exact, or NULL for any */
-	char *exe_path;   /* fnmatch(3) glob, or NULL for any */
+	char *exe_path;   /* fnmatch(3) glob with FNM_PATHNAME ('*' stays in one directory), or NULL for any */
 	char *image;      /* fnmatch(3) glob, or NULL for any */
 };
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-#include <ctype.h>
+/*
+ * Pure parsers behind attribution. Everything here reads text that a hostile
+ * container may have influenced (cgroup names it created under a delegated
+ * subtree, annotations a user wrote into a pod spec): nothing is trusted,
+ * nothing is truncated, and only a validated 64-hex id ever leaves as an id.
+ */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -19,24 +23,64 @@ const char *container_runtime_name(enum container_runtime runtime)
 		return "cri-o";
 	case RUNTIME_DOCKER:
 		return "docker";
-	default:
-		return "unknown";
+	case RUNTIME_UNKNOWN:
+		break;
 	}
+	return "unknown";
+}
+
+static bool is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static bool all_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower_hex(s[i]))
+			return false;
+	return true;
 }
 
 int container_id_valid(const char *id)
 {
-	size_t n = 0;
-
-	if (!id)
-		return 0;
-	for (; id[n]; n++)
-		if (!isdigit((unsigned char)id[n]) && !(id[n] >= 'a' && id[n] <= 'f'))
-			return 0;
-	return n == CONTAINER_ID_LEN;
+	return id && strnlen(id, CONTAINER_ID_LEN + 1) == CONTAINER_ID_LEN &&
+	       all_lower_hex(id, CONTAINER_ID_LEN);
 }
 
-/* Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
+/* ---- mountinfo ---------------------------------------------------------- */
+
+/* The n-th space-separated field of a line, or NULL. */
+static const char *field(const char *line, size_t len, int n, size_t *ret_len)
+{
+	const char *p = line, *end = line + len;
+
+	for (int i = 0; p < end; i++) {
+		const char *f = p;
+
+		while (p < end && *p != ' ')
+			p++;
+		if (i == n) {
+			*ret_len = (size_t)(p - f);
+			return f;
+		}
+		while (p < end && *p == ' ')
+			p++;
+	}
+	return NULL;
+}
+
+static bool field_is(const char *f, size_t len, const char *want)
+{
+	return f && len == strlen(want) && memcmp(f, want, len) == 0;
+}
+
+static bool is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+/* Decodes the kernel's \ooo escapes (space, tab, newline, backslash). */
 static int unescape(const char *src, size_t len, char *dst, size_t size)
 {
 	size_t o = 0;
@@ -44,11 +88,13 @@ static int unescape(const char *src, size_t len, char *dst, size_t size)
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
 
-		if (c == '\\' && i + 3 < len && isdigit((unsigned char)src[i + 1]) &&
-		    isdigit((unsigned char)src[i + 2]) && isdigit((unsigned char)src[i + 3])) {
+		if (c == '\\' && len - i > 3 && is_octal(src[i + 1]) && is_octal(src[i + 2]) &&
+		    is_octal(src[i + 3])) {
 			c = (char)(((src[i + 1] - '0') << 6) | ((src[i + 2] - '0') << 3) | (src[i + 3] - '0'));
 			i += 3;
 		}
+		if (c == '\0')
+			return -EINVAL; /* "\000": no path holds a NUL */
 		if (o + 1 >= size)
 			return -ENAMETOOLONG;
 		dst[o++] = c;
@@ -57,263 +103,434 @@ static int unescape(const char *src, size_t len, char *dst, size_t size)
 	return 0;
 }
 
+/*
+ * Mount point of a cgroup2 line, or NULL. Layout: id parent maj:min root
+ * mountpoint options [optional...] - fstype source superoptions.
+ */
+static const char *cgroup2_line(const char *line, size_t len, size_t *ret_len, bool *ret_whole)
+{
+	const char *mnt, *root, *f;
+	size_t mnt_len = 0, root_len = 0, flen = 0;
+	int i = 6;
+
+	root = field(line, len, 3, &root_len);
+	mnt = field(line, len, 4, &mnt_len);
+	if (!root || !mnt)
+		return NULL;
+	/* Optional fields (shared:N ...) run up to a lone "-". */
+	while ((f = field(line, len, i, &flen)) && !field_is(f, flen, "-"))
+		i++;
+	if (!f)
+		return NULL;
+	f = field(line, len, i + 1, &flen);
+	if (!field_is(f, flen, "cgroup2"))
+		return NULL;
+	*ret_len = mnt_len;
+	*ret_whole = field_is(root, root_len, "/");
+	return mnt;
+}
+
 int cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t size)
 {
-	const char *line = mountinfo;
+	const char *line = mountinfo, *best = NULL;
+	size_t best_len = 0;
+	char tmp[PATH_MAX];
+	int err;
 
-	while (line && *line) {
-		const char *end = strchr(line, '\n'), *sep, *p = line, *mnt = NULL;
-		size_t len = end ? (size_t)(end - line) : strlen(line), mnt_len = 0;
-		int field = 0;
+	if (!mountinfo || !ret_path)
+		return -EINVAL;
+	while (*line) {
+		const char *nl = strchr(line, '\n'), *mnt;
+		size_t len = nl ? (size_t)(nl - line) : strlen(line), mnt_len;
+		bool whole;
 
-		sep = NULL;
-		for (const char *q = line; q + 3 <= line + len; q++) {
-			if (q[0] == ' ' && q[1] == '-' && q[2] == ' ') {
-				sep = q;
-				break;
-			}
+		mnt = cgroup2_line(line, len, &mnt_len, &whole);
+		/*
+		 * A bind mount of a subtree (root field not "/") would make
+		 * every path relative to the wrong place: take it only when
+		 * the whole hierarchy is mounted nowhere.
+		 */
+		if (mnt && whole) {
+			best = mnt;
+			best_len = mnt_len;
+			break;
 		}
-		/* Field 5 is the mount point; after " - " comes the fs type. */
-		while (p < line + len && field < 5) {
-			const char *f = p;
-
-			while (p < line + len && *p != ' ')
-				p++;
-			field++;
-			if (field == 5) {
-				mnt = f;
-				mnt_len = (size_t)(p - f);
-			}
-			while (p < line + len && *p == ' ')
-				p++;
+		if (mnt && !best) {
+			best = mnt;
+			best_len = mnt_len;
 		}
-		if (sep && mnt && (size_t)(line + len - (sep + 3)) >= 8 && strncmp(sep + 3, "cgroup2 ", 8) == 0) {
-			char tmp[4096];
-			int err = unescape(mnt, mnt_len, tmp, sizeof(tmp));
-
-			if (err)
-				return err;
-			if (strlen(tmp) + 1 > size)
-				return -ENAMETOOLONG;
-			strcpy(ret_path, tmp);
-			return 0;
-		}
-		line = end ? end + 1 : NULL;
+		if (!nl)
+			break;
+		line = nl + 1;
 	}
-	return -ENOENT;
+	if (!best)
+		return -ENOENT;
+	err = unescape(best, best_len, tmp, sizeof(tmp));
+	if (err)
+		return err;
+	if (strlen(tmp) >= size)
+		return -ENAMETOOLONG;
+	memcpy(ret_path, tmp, strlen(tmp) + 1);
+	return 0;
 }
 
-static bool hex_n(const char *s, size_t n)
+/* ---- cgroup paths ------------------------------------------------------- */
+
+struct comp {
+	const char *s;
+	size_t len;
+};
+
+static bool comp_is(struct comp c, const char *want)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return false;
-	return true;
+	return c.s && c.len == strlen(want) && memcmp(c.s, want, c.len) == 0;
 }
 
-/* A pod uid: 8-4-4-4-12 lowercase hex, with '-' or (systemd) '_' separators. */
-static bool uid_parse(const char *s, size_t len, char ret[37])
+static bool comp_ends(struct comp c, const char *suffix)
 {
+	size_t n = strlen(suffix);
+
+	return c.len >= n && memcmp(c.s + c.len - n, suffix, n) == 0;
+}
+
+/*
+ * A pod uid as kubelet writes it into a cgroup name: a UUID with sep
+ * ('-' for cgroupfs, '_' for systemd, where '-' means nesting), or the
+ * 32-hex config hash kubelet gives static pods. Written out with '-'.
+ */
+static bool pod_uid_parse(const char *s, size_t len, char sep, char ret[37])
+{
+	if (len == 32 && all_lower_hex(s, 32)) {
+		memcpy(ret, s, 32);
+		ret[32] = '\0';
+		return true;
+	}
 	if (len != 36)
 		return false;
 	for (size_t i = 0; i < 36; i++) {
-		bool is_sep = i == 8 || i == 13 || i == 18 || i == 23;
+		bool at_sep = i == 8 || i == 13 || i == 18 || i == 23;
 
-		if (is_sep ? (s[i] != '-' && s[i] != '_') : !hex_n(&s[i], 1))
+		if (at_sep ? s[i] != sep : !is_lower_hex(s[i]))
 			return false;
-		ret[i] = is_sep ? '-' : s[i];
+		ret[i] = at_sep ? '-' : s[i];
 	}
 	ret[36] = '\0';
 	return true;
 }
 
-/*
- * Container id of one path component, with its runtime; false when the
- * component does not name a container.
- */
-static bool component_container(const char *c, size_t len, char id[65], enum container_runtime *rt)
+/* Is the part of a slice name before "pod<uid>" a kubepods QoS prefix? */
+static bool kubepods_slice_prefix(const char *s, size_t len)
 {
-	static const struct {
-		const char *prefix;
-		enum container_runtime rt;
-	} scopes[] = {
-		{ "cri-containerd-", RUNTIME_CONTAINERD },
-		{ "crio-", RUNTIME_CRIO },
-		{ "docker-", RUNTIME_DOCKER },
-	};
+	static const char *const tails[] = { "kubepods-", "kubepods-besteffort-", "kubepods-burstable-" };
 
-	for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
-		size_t pl = strlen(scopes[i].prefix);
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		size_t n = strlen(tails[i]);
 
-		if (len == pl + CONTAINER_ID_LEN + 6 && !strncmp(c, scopes[i].prefix, pl) &&
-		    !strncmp(c + pl + CONTAINER_ID_LEN, ".scope", 6) && hex_n(c + pl, CONTAINER_ID_LEN)) {
-			memcpy(id, c + pl, CONTAINER_ID_LEN);
-			id[CONTAINER_ID_LEN] = '\0';
-			*rt = scopes[i].rt;
+		/* kind and custom --cgroup-root put e.g. "kubelet-" in front. */
+		if (len >= n && memcmp(s + len - n, tails[i], n) == 0 && (len == n || s[len - n - 1] == '-'))
 			return true;
-		}
-	}
-	/* cgroupfs driver and plain docker: the bare id. */
-	if (len == CONTAINER_ID_LEN && hex_n(c, len)) {
-		memcpy(id, c, CONTAINER_ID_LEN);
-		id[CONTAINER_ID_LEN] = '\0';
-		*rt = RUNTIME_UNKNOWN;
-		return true;
 	}
 	return false;
 }
 
-/* Pod uid from "pod<uid>" (cgroupfs) or "kubepods[-qos]-pod<uid_>.slice" (systemd). */
-static bool component_pod(const char *c, size_t len, char uid[37])
+/* systemd driver: kubepods[-<qos>]-pod<uid_>.slice */
+static bool systemd_pod(struct comp c, char uid[37])
 {
-	const char *p;
+	size_t body;
 
-	if (len == 3 + 36 && !strncmp(c, "pod", 3))
-		return uid_parse(c + 3, 36, uid);
-	if (len > 6 + 36 + 3 && !strncmp(c + len - 6, ".slice", 6) && !strncmp(c, "kubepods", 8)) {
-		p = c + len - 6 - 36;
-		if (p - 3 >= c && !strncmp(p - 3, "pod", 3))
-			return uid_parse(p, 36, uid);
+	if (!comp_ends(c, ".slice"))
+		return false;
+	body = c.len - 6;
+	for (size_t ulen = 32; ulen <= 36; ulen += 4) {
+		if (body < ulen + 3 || memcmp(c.s + body - ulen - 3, "pod", 3) != 0)
+			continue;
+		if (kubepods_slice_prefix(c.s, body - ulen - 3) &&
+		    pod_uid_parse(c.s + body - ulen, ulen, '_', uid))
+			return true;
+	}
+	return false;
+}
+
+/* cgroupfs driver: pod<uid> directly under kubepods or kubepods/<qos>. */
+static bool cgroupfs_pod(struct comp c, struct comp parent, struct comp grandparent, char uid[37])
+{
+	bool placed = comp_is(parent, "kubepods") ||
+		      ((comp_is(parent, "besteffort") || comp_is(parent, "burstable")) &&
+		       comp_is(grandparent, "kubepods"));
+
+	return placed && c.len > 3 && memcmp(c.s, "pod", 3) == 0 && pod_uid_parse(c.s + 3, c.len - 3, '-', uid);
+}
+
+/* "<prefix><64 hex><suffix>": copies the id. */
+static bool id_between(struct comp c, const char *prefix, const char *suffix, char id[CONTAINER_ID_LEN + 1])
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+
+	if (c.len != pl + CONTAINER_ID_LEN + sl || memcmp(c.s, prefix, pl) != 0 ||
+	    memcmp(c.s + pl + CONTAINER_ID_LEN, suffix, sl) != 0 || !all_lower_hex(c.s + pl, CONTAINER_ID_LEN))
+		return false;
+	memcpy(id, c.s + pl, CONTAINER_ID_LEN);
+	id[CONTAINER_ID_LEN] = '\0';
+	return true;
+}
+
+enum pod_kind { POD_NONE, POD_SYSTEMD, POD_CGROUPFS };
+
+/*
+ * Does component c name a container, given what its parent is? *kube says
+ * whether it is a pod's container (and then ret->pod_uid is the parent's).
+ */
+static bool container_comp(struct comp c, struct comp parent, enum pod_kind parent_pod,
+			   struct container_ref *ret, bool *kube)
+{
+	static const struct {
+		const char *prefix, *suffix;
+		enum container_runtime runtime;
+		enum pod_kind under; /* POD_NONE: anywhere */
+	} names[] = {
+		{ "cri-containerd-", ".scope", RUNTIME_CONTAINERD, POD_NONE },
+		{ "crio-", ".scope", RUNTIME_CRIO, POD_NONE },
+		{ "docker-", ".scope", RUNTIME_DOCKER, POD_NONE },
+		{ "crio-", "", RUNTIME_CRIO, POD_CGROUPFS }, /* CRI-O's cgroupfs manager */
+		{ "", "", RUNTIME_UNKNOWN, POD_CGROUPFS },   /* containerd/docker cgroupfs: the bare id */
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].under != POD_NONE && names[i].under != parent_pod)
+			continue;
+		if (!id_between(c, names[i].prefix, names[i].suffix, ret->id))
+			continue;
+		ret->runtime = names[i].runtime;
+		*kube = parent_pod != POD_NONE;
+		return true;
+	}
+	/* Plain docker, cgroupfs driver: /docker/<id>. */
+	if (comp_is(parent, "docker") && id_between(c, "", "", ret->id)) {
+		ret->runtime = RUNTIME_DOCKER;
+		*kube = false;
+		return true;
 	}
 	return false;
 }
 
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret)
 {
-	struct container_ref r = { 0 };
-	const char *p = cgroup_path;
-	bool kube = false, docker_parent = false, found = false;
+	struct container_ref kube_ref = { .scope_len = 0 }, other_ref = { .scope_len = 0 };
+	struct comp gp = { NULL, 0 }, parent = { NULL, 0 };
+	enum pod_kind parent_pod = POD_NONE;
+	char parent_uid[37] = "";
+	bool have_kube = false, have_other = false;
+	const char *p;
 
-	if (!cgroup_path)
+	if (!cgroup_path || !ret)
 		return -EINVAL;
-	while (*p) {
-		const char *c;
-		size_t len;
-		char id[65];
-		enum container_runtime rt;
+	for (p = cgroup_path; *p;) {
+		struct container_ref r = { .scope_len = 0 };
+		enum pod_kind pod = POD_NONE;
+		char uid[37] = "";
+		struct comp c;
+		bool kube;
 
 		while (*p == '/')
 			p++;
 		if (!*p)
 			break;
-		c = p;
+		c.s = p;
 		while (*p && *p != '/')
 			p++;
-		len = (size_t)(p - c);
-		if ((len == 2 && !strncmp(c, "..", 2)) || (len == 1 && c[0] == '.'))
+		c.len = (size_t)(p - c.s);
+		/* Never let a path that climbs name anything. */
+		if (comp_is(c, ".") || comp_is(c, ".."))
 			return -EINVAL;
-		if (found)
-			continue; /* a child (crun's "container") of the container cgroup */
-		if (len >= 8 && !strncmp(c, "kubepods", 8))
-			kube = true;
-		if (component_pod(c, len, r.pod_uid))
-			kube = true;
-		if (component_container(c, len, id, &rt)) {
-			bool bare = rt == RUNTIME_UNKNOWN;
+		if (have_kube)
+			continue; /* below the container: crun's "container" and the like */
 
-			/* A bare id counts only under kubepods/pod<uid> or /docker. */
-			if (!bare || (kube && r.pod_uid[0]) || docker_parent) {
-				memcpy(r.id, id, sizeof(r.id));
-				r.runtime = bare && docker_parent ? RUNTIME_DOCKER : rt;
-				r.scope_len = (size_t)(p - cgroup_path);
-				found = true;
+		if (container_comp(c, parent, parent_pod, &r, &kube)) {
+			r.scope_len = (size_t)(p - cgroup_path);
+			if (kube) {
+				memcpy(r.pod_uid, parent_uid, sizeof(r.pod_uid));
+				kube_ref = r;
+				have_kube = true;
+			} else if (!have_other) {
+				other_ref = r;
+				have_other = true;
 			}
+		} else if (systemd_pod(c, uid)) {
+			pod = POD_SYSTEMD;
+		} else if (cgroupfs_pod(c, parent, gp, uid)) {
+			pod = POD_CGROUPFS;
 		}
-		docker_parent = len == 6 && !strncmp(c, "docker", 6);
+		gp = parent;
+		parent = c;
+		parent_pod = pod;
+		memcpy(parent_uid, uid, sizeof(parent_uid));
 	}
-	if (!found)
+	/*
+	 * A pod's container wins over any other container around it: on a
+	 * kind node (/docker/<node>/kubepods/...) the pod is what policy
+	 * is about; inside a pod (docker-in-docker) the pod is outermost.
+	 */
+	if (have_kube)
+		*ret = kube_ref;
+	else if (have_other)
+		*ret = other_ref;
+	else
 		return -ENOENT;
-	*ret = r;
 	return 0;
 }
 
-/* Copies a string annotation; -EINVAL when too long or not a string. */
+/* ---- OCI annotations ---------------------------------------------------- */
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max. */
+static bool dns_label(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* RFC 1123 subdomain: labels joined by '.', at most 253 in all. */
+static bool dns_subdomain(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = s;;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (!dns_label(p, n, 63))
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+}
+
+static bool pod_uid_valid(const char *s)
+{
+	char tmp[37];
+
+	return pod_uid_parse(s, strlen(s), '-', tmp);
+}
+
+/* Image references: printable ASCII without spaces (they reach logs and JSON). */
+static bool image_valid(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+static bool container_type_valid(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 'a' || *s > 'z')
+			return false;
+	return true;
+}
+
+/*
+ * One string annotation into dst. 0 when absent (dst untouched) or copied,
+ * -EINVAL when not a string or not fitting: never truncated.
+ */
 static int annotation(json_t *ann, const char *key, char *dst, size_t size, bool *found)
 {
-	json_t *v = json_object_get(ann, key);
-	const char *s;
+	json_t *v;
 
+	*found = false;
+	if (!key)
+		return 0;
+	v = json_object_get(ann, key);
 	if (!v)
 		return 0;
-	if (!json_is_string(v))
+	if (!json_is_string(v) || json_string_length(v) >= size ||
+	    strlen(json_string_value(v)) != json_string_length(v))
 		return -EINVAL;
-	s = json_string_value(v);
-	if (strlen(s) >= size)
-		return -EINVAL;
-	strcpy(dst, s);
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	*found = true;
 	return 0;
 }
 
-/* Kubernetes names: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric. */
-static bool k8s_name_valid(const char *s, size_t max)
-{
-	size_t n = strlen(s);
+struct key_set {
+	const char *name, *ns, *uid, *cname, *ctype, *image;
+};
 
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
-			return false;
-	return isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]);
+static const struct key_set key_sets[] = {
+	/* containerd's CRI plugin */
+	{ "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid",
+	  "io.kubernetes.cri.container-name", "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name" },
+	/* CRI-O */
+	{ "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
+	  "io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName" },
+};
+
+/* 0 filled, -ENODATA when this runtime's name/namespace pair is absent, -EINVAL. */
+static int meta_from_keys(json_t *ann, const struct key_set *k, struct pod_meta *m)
+{
+	bool name, ns, uid, cname, ctype, image;
+
+	memset(m, 0, sizeof(*m));
+	if (annotation(ann, k->name, m->pod_name, sizeof(m->pod_name), &name) ||
+	    annotation(ann, k->ns, m->namespace_, sizeof(m->namespace_), &ns) ||
+	    annotation(ann, k->uid, m->pod_uid, sizeof(m->pod_uid), &uid) ||
+	    annotation(ann, k->cname, m->container_name, sizeof(m->container_name), &cname) ||
+	    annotation(ann, k->ctype, m->container_type, sizeof(m->container_type), &ctype) ||
+	    annotation(ann, k->image, m->image, sizeof(m->image), &image))
+		return -EINVAL;
+	if (!name || !ns)
+		return -ENODATA;
+	/* Namespace and pod name drive policy: exactly what Kubernetes allows. */
+	if (!dns_label(m->namespace_, strlen(m->namespace_), 63) || !dns_subdomain(m->pod_name))
+		return -EINVAL;
+	if ((uid && !pod_uid_valid(m->pod_uid)) ||
+	    (cname && !dns_label(m->container_name, strlen(m->container_name), 63)) ||
+	    (ctype && !container_type_valid(m->container_type)) || (image && !image_valid(m->image)))
+		return -EINVAL;
+	return 0;
 }
 
 int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
 {
-	static const struct {
-		const char *name, *ns, *uid, *cname, *ctype, *image;
-	} keys[] = {
-		{ "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace",
-		  "io.kubernetes.cri.sandbox-uid", "io.kubernetes.cri.container-name",
-		  "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name" },
-		{ "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
-		  "io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName" },
-	};
 	struct pod_meta m;
 	json_error_t jerr;
 	json_t *root, *ann;
 	int err = -ENODATA;
 
+	if (!json || !ret)
+		return -EINVAL;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return -EINVAL;
 	if (!json_is_object(root)) {
-		json_decref(root);
-		return -EINVAL;
+		err = -EINVAL;
+		goto out;
 	}
 	ann = json_object_get(root, "annotations");
-	if (!ann) {
-		json_decref(root);
-		return -ENODATA;
-	}
+	if (!ann)
+		goto out;
 	if (!json_is_object(ann)) {
-		json_decref(root);
-		return -EINVAL;
+		err = -EINVAL;
+		goto out;
 	}
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		bool have_name = false, have_ns = false, other = false;
-
-		memset(&m, 0, sizeof(m));
-		if (annotation(ann, keys[i].name, m.pod_name, sizeof(m.pod_name), &have_name) ||
-		    annotation(ann, keys[i].ns, m.namespace_, sizeof(m.namespace_), &have_ns) ||
-		    annotation(ann, keys[i].uid, m.pod_uid, sizeof(m.pod_uid), &other) ||
-		    annotation(ann, keys[i].cname, m.container_name, sizeof(m.container_name), &other) ||
-		    (keys[i].ctype &&
-		     annotation(ann, keys[i].ctype, m.container_type, sizeof(m.container_type), &other)) ||
-		    annotation(ann, keys[i].image, m.image, sizeof(m.image), &other)) {
-			err = -EINVAL;
+	for (size_t i = 0; i < sizeof(key_sets) / sizeof(key_sets[0]); i++) {
+		err = meta_from_keys(ann, &key_sets[i], &m);
+		if (err != -ENODATA)
 			break;
-		}
-		if (!have_name || !have_ns)
-			continue;
-		if (!k8s_name_valid(m.namespace_, 63) || !k8s_name_valid(m.pod_name, 253)) {
-			err = -EINVAL;
-			break;
-		}
+	}
+	if (!err)
 		*ret = m;
-		err = 0;
-		break;
-	}
+out:
 	json_decref(root);
 	return err;
 }

@@ -24,7 +24,7 @@ const char *container_runtime_name(enum container_runtime runtime);
 struct container_ref {
 	char id[CONTAINER_ID_LEN + 1]; /* 64 lowercase hex */
 	enum container_runtime runtime; /* UNKNOWN for cgroupfs-driver paths, which do not say */
-	char pod_uid[37];              /* "" when the path does not name the pod */
+	char pod_uid[37];              /* "" when the path does not name the pod; '-'-separated */
 	/*
 	 * Length of the prefix of the cgroup path that is the container's own
 	 * cgroup (ends with the component that names the id): cgroup.kill goes
@@ -37,7 +37,8 @@ struct container_ref {
  * Reads a mountinfo text (the contents of /proc/self/mountinfo) and writes the
  * mount point of the cgroup2 filesystem into ret_path. Returns 0, -ENOENT when
  * there is none, -ENAMETOOLONG when it does not fit. Octal escapes (\040) are
- * decoded.
+ * decoded. A mount of the whole hierarchy (root field "/") is preferred over
+ * a bind mount of a subtree. -EINVAL for NULL arguments or an escaped NUL.
  */
 int cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t size);
 
@@ -48,7 +49,13 @@ int cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t s
  * crio-<id>.scope[/container], docker-<id>.scope), its cgroupfs driver
  * (/kubepods[/<qos>]/pod<uid>/<id>) and plain docker (/docker/<id>).
  * Rejects conmon scopes, pod-level (sandbox parent) cgroups and malformed ids.
- * Returns 0 with *ret filled, -ENOENT for a host (non-container) cgroup.
+ * Also CRI-O's cgroupfs naming (pod<uid>/crio-<id>), a prefix before kubepods
+ * (kind's /kubelet..., k3s parents), and static pods, whose uid is the 32-hex
+ * config hash. When several containers nest, a pod's container wins over
+ * others; among pod containers the outermost. Any component below the
+ * container is a child of it (same ref).
+ * Returns 0 with *ret filled, -ENOENT for a host (non-container) cgroup,
+ * -EINVAL for NULL or a path with "." or ".." components.
  */
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret);
 
@@ -67,7 +74,10 @@ struct pod_meta {
  * container-type, image-name; CRI-O's io.kubernetes.pod.name/.namespace/.uid,
  * io.kubernetes.container.name, io.kubernetes.cri-o.ImageName. Returns 0
  * when at least pod name and namespace were found, -ENODATA when the
- * annotations are not there, -EINVAL for malformed JSON or oversized values.
+ * annotations are not there, -EINVAL for malformed JSON, wrong types, values
+ * that do not fit (never truncated) or that Kubernetes would not allow
+ * (namespace and container name: DNS label; pod name: DNS subdomain; uid:
+ * UUID or 32 hex; image: printable ASCII without spaces).
  */
 int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret);
 
