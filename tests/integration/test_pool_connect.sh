@@ -61,7 +61,7 @@ t_udp_sendmsg_to_pool_denied() {
 	setup pu shop kill_process false "" --no-kernel-enforce
 	local rc=0
 	probe pu udp $RX_POOL_V4 3333 '{"id":1,"method":"login"}' || rc=$?
-	[ "$rc" -eq 13 ] || rx_fail "UDP sendmsg exit $rc, want 13"
+	[ "$rc" -eq 13 ] || [ "$rc" -eq 137 ] || rx_fail "UDP sendmsg exit $rc, want 13 (EPERM) or 137 (then killed)"
 	sleep 0.3
 	! rx_pool_saw udp $RX_POOL_V4 3333 || rx_fail "the pool received the datagram"
 	grep -q "sendmsg to $RX_POOL_V4:3333 (udp" "$RX_TMP/agent/stdout" || { rx_audit_show; rx_fail "no sendmsg audit"; }
@@ -157,6 +157,28 @@ t_new_dns_answer_is_picked_up() {
 		rx_fail "/metrics does not show the pool set"
 }
 
+t_reload_without_restart() {
+	trap teardown EXIT
+	setup pz shop kill_process false "" --no-kernel-enforce
+	probe pz tcp 203.0.113.5 3333 || true
+	rx_audit_has destination=203.0.113.5:3333/tcp && rx_fail "unlisted address audited before the reload"
+	# A new CIDR, and a bad config after it: the good one applies, the bad one is refused.
+	sed -i 's|^  pool_resolve_interval_s: 1|  pool_resolve_interval_s: 1\n  pool_cidrs: [203.0.113.0/24]|' "$RX_TMP/agent.yaml"
+	local pid
+	pid=$(cat "$RX_TMP/agent/pid")
+	kill -HUP "$pid"
+	rx_wait_for grep -q "reload: .* loaded" "$RX_TMP/agent/stderr" || rx_fail "no reload logged"
+	rx_wait_for grep -q "pools: .*(+1 " "$RX_TMP/agent/stderr" || rx_fail "new CIDR not applied"
+	local rc=0
+	probe pz tcp 203.0.113.5 3333 || rc=$?
+	[ "$rc" -eq 13 ] || [ "$rc" -eq 137 ] || rx_fail "connect to the reloaded CIDR exit $rc, want 13 or 137"
+	rx_audit_wait destination=203.0.113.5:3333/tcp || rx_fail "no audit for the reloaded CIDR"
+	echo "dryrun: maybe" >>"$RX_TMP/agent.yaml"
+	kill -HUP "$pid"
+	rx_wait_for grep -q "keeping the running config" "$RX_TMP/agent/stderr" || rx_fail "bad reload not refused loudly"
+	kill -0 "$pid" || rx_fail "reflexd died on a bad reload"
+}
+
 rx_test tcp_pool_connect_denied_and_killed t_tcp_pool_connect_denied_and_killed
 rx_test ipv6_pool_connect_denied t_ipv6_pool_connect_denied
 rx_test udp_sendmsg_to_pool_denied t_udp_sendmsg_to_pool_denied
@@ -168,3 +190,4 @@ rx_test host_process_untouched t_host_process_untouched
 rx_test stratum_argv_caught_at_exec t_stratum_argv_caught_at_exec
 rx_test stratum_handshake_to_unlisted_address_caught t_stratum_handshake_to_unlisted_address_caught
 rx_test new_dns_answer_is_picked_up t_new_dns_answer_is_picked_up
+rx_test reload_without_restart t_reload_without_restart
