@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@
 /* One detection on its way to an audit record; owns copies of every string. */
 struct incident {
 	struct incident *next;
-	enum { WAIT_NONE, WAIT_PROCESS_EXIT, WAIT_CGROUP_EMPTY } wait;
+	enum { WAIT_PROCESS_EXIT = 1, WAIT_CGROUP_EMPTY } wait; /* 0: not waiting */
 	int fd;                 /* pidfd or cgroup.events fd while waiting */
 	uint64_t deadline_ns;   /* CLOCK_MONOTONIC */
 	uint64_t event_ktime_ns;
@@ -56,7 +57,6 @@ struct incident {
 	char comm[REFLEX_COMM_LEN];
 	char event_id[80];
 	char destination[80];   /* pool connects: "ADDR:PORT/PROTO" */
-	bool has_meta;
 	bool is_container;
 	bool kernel_denied;     /* the kernel refused the connect (EPERM) */
 };
@@ -152,6 +152,26 @@ static void incident_free(struct incident *inc)
 	free(inc);
 }
 
+__attribute__((format(printf, 2, 3))) static void reason_append(struct incident *inc, const char *fmt, ...)
+{
+	size_t len = strlen(inc->reason);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(inc->reason + len, sizeof(inc->reason) - len, fmt, ap);
+	va_end(ap);
+}
+
+/* The end of an incident that waits for nothing: count it, audit it, free it. */
+static void incident_close(struct agent *a, struct incident *inc, const char *outcome, enum metric_counter counter,
+			   int64_t latency_us)
+{
+	inc->outcome = outcome;
+	metrics_inc(a->metrics, counter);
+	incident_audit(a, inc, latency_us);
+	incident_free(inc);
+}
+
 static void incident_wait(struct agent *a, struct incident *inc, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = inc };
@@ -186,11 +206,8 @@ static void incident_finish(struct agent *a, struct incident *inc, bool done)
 	if (inc->fd >= 0)
 		epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, inc->fd, NULL);
 	if (!done) {
-		size_t len = strlen(inc->reason);
-
 		inc->outcome = "failed";
-		snprintf(inc->reason + len, sizeof(inc->reason) - len,
-			 "; still alive %u ms after the kill", a->config->agent.kill_timeout_ms);
+		reason_append(inc, "; still alive %u ms after the kill", a->config->agent.kill_timeout_ms);
 		metrics_inc(a->metrics, METRIC_KILL_FAILURES);
 		log_error("kill of %s (%s) not confirmed within %u ms", inc->event_id,
 			  inc->kill_mode, a->config->agent.kill_timeout_ms);
@@ -227,20 +244,14 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 		n = respond_kill_cgroup_v1(freezer_dir, a->config->agent.kill_timeout_ms);
 	}
 	if (n < 0) {
-		inc->outcome = "failed";
-		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-			 "; cgroup v1 freezer kill failed: %s", strerror(-n));
-		metrics_inc(a->metrics, METRIC_KILL_FAILURES);
-		incident_audit(a, inc, -1);
-		incident_free(inc);
+		reason_append(inc, "; cgroup v1 freezer kill failed: %s", strerror(-n));
+		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
-	metrics_inc(a->metrics, METRIC_KILLS_CGROUP);
 	inc->kill_mode = inc->kill_mode ? "kernel+cgroup-v1-freezer" : "cgroup-v1-freezer";
-	snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-		 "; %d processes signalled", n);
-	incident_audit(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
-	incident_free(inc);
+	reason_append(inc, "; %d processes signalled", n);
+	incident_close(a, inc, inc->outcome, METRIC_KILLS_CGROUP,
+		       (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
 }
 
 /* Container-wide kill; the incident waits for cgroup.events "populated 0". */
@@ -254,12 +265,8 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	}
 	err = respond_kill_cgroup(info->scope_path, &fd);
 	if (err) {
-		inc->outcome = "failed";
-		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-			 "; cgroup.kill on %s failed: %s", info->scope_path, strerror(-err));
-		metrics_inc(a->metrics, METRIC_KILL_FAILURES);
-		incident_audit(a, inc, -1);
-		incident_free(inc);
+		reason_append(inc, "; cgroup.kill on %s failed: %s", info->scope_path, strerror(-err));
+		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_CGROUP);
@@ -286,24 +293,18 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
 		/* Stale: a safeguard refused. Gone: nothing to kill (a denied connect may remain). */
-		inc->outcome = err == -ESTALE ? "refused" : inc->kernel_denied ? "denied" : "exited";
-		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-			 err == -ESTALE ? "; target no longer the process of the event (pid reused or moved): not signalled"
-					: "; target exited before the kill");
-		metrics_inc(a->metrics, METRIC_STALE_TARGETS);
+		reason_append(inc, "%s",
+			      err == -ESTALE ? "; target no longer the process of the event (pid reused or moved): not signalled"
+					     : "; target exited before the kill");
 		log_warn("kill of pid %u skipped: %s", tgid,
 			 err == -ESTALE ? "pid now names another process" : "already exited");
-		incident_audit(a, inc, -1);
-		incident_free(inc);
+		incident_close(a, inc, err == -ESTALE ? "refused" : inc->kernel_denied ? "denied" : "exited",
+			       METRIC_STALE_TARGETS, -1);
 		return;
 	}
 	if (err) {
-		inc->outcome = "failed";
-		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-			 "; pidfd kill failed: %s", strerror(-err));
-		metrics_inc(a->metrics, METRIC_KILL_FAILURES);
-		incident_audit(a, inc, -1);
-		incident_free(inc);
+		reason_append(inc, "; pidfd kill failed: %s", strerror(-err));
+		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_PIDFD);
@@ -389,7 +390,6 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	if (inc->is_container) {
 		copy_str(inc->container_id, sizeof(inc->container_id), info->ref.id);
 		if (info->meta_known) {
-			inc->has_meta = true;
 			copy_str(inc->namespace_, sizeof(inc->namespace_), info->meta.namespace_);
 			copy_str(inc->pod, sizeof(inc->pod), info->meta.pod_name);
 			copy_str(inc->image, sizeof(inc->image), info->meta.image);
@@ -415,8 +415,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
 	if (det->what)
-		snprintf(inc->reason + strlen(inc->reason), sizeof(inc->reason) - strlen(inc->reason),
-			 "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
+		reason_append(inc, "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
 
 	log_info("%s pid %u comm %s in %s%s%s: %s (%s)", det->what ? det->what : inc->rule, det->tgid,
 		 inc->comm, inc->is_container ? "container " : "host",
@@ -585,36 +584,30 @@ static int on_kernel_record(void *ctx, const void *record, size_t size)
 static uint32_t verdict_flags_for(const struct agent *a, const struct container_info *info)
 {
 	const struct reflex_config *c = a->config;
+	const char *ns = info->meta.namespace_;
+	bool kill = c->agent.enforce_in_kernel, block = c->agent.block_pool_connections;
 	uint32_t flags = REFLEX_VERDICT_CONTAINER;
+	bool pool, stratum;
 
 	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
 	if (!info->meta_known)
 		return flags;
 	/* Denying a pool connect is not a kill: it follows block_pool_connections alone. */
-	if (!c->agent.enforce_in_kernel) {
-		if (c->agent.block_pool_connections &&
-		    policy_kernel_may_kill(c, c->agent.pool_rule, info->meta.namespace_, NULL))
-			flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
-		if (c->agent.block_pool_connections &&
-		    policy_kernel_may_kill(c, c->agent.stratum_rule, info->meta.namespace_, NULL))
-			flags |= REFLEX_VERDICT_DROP_STRATUM;
-		return flags;
-	}
-	if (policy_kernel_may_kill(c, c->agent.exec_rule, info->meta.namespace_, NULL))
+	pool = policy_kernel_may_kill(c, c->agent.pool_rule, ns, NULL);
+	stratum = policy_kernel_may_kill(c, c->agent.stratum_rule, ns, NULL);
+	if (kill && policy_kernel_may_kill(c, c->agent.exec_rule, ns, NULL))
 		flags |= REFLEX_VERDICT_KILL_UPPER_EXEC;
-	if (policy_kernel_may_kill(c, c->agent.fileless_rule, info->meta.namespace_, NULL))
+	if (kill && policy_kernel_may_kill(c, c->agent.fileless_rule, ns, NULL))
 		flags |= REFLEX_VERDICT_KILL_FILELESS_EXEC;
-	if (policy_kernel_may_kill(c, c->agent.stratum_rule, info->meta.namespace_, NULL)) {
+	if (kill && stratum)
 		flags |= REFLEX_VERDICT_KILL_STRATUM_EXEC;
-		if (c->agent.block_pool_connections)
-			flags |= REFLEX_VERDICT_DROP_STRATUM;
-	}
-	if (policy_kernel_may_kill(c, c->agent.pool_rule, info->meta.namespace_, NULL)) {
+	if (kill && pool)
 		flags |= REFLEX_VERDICT_KILL_POOL_CONNECT;
-		if (c->agent.block_pool_connections)
-			flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
-	}
+	if (block && stratum)
+		flags |= REFLEX_VERDICT_DROP_STRATUM;
+	if (block && pool)
+		flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
 	return flags;
 }
 

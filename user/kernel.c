@@ -372,16 +372,12 @@ int kernel_set_cgroup_verdict(struct kernel *k, uint64_t cgroup_id, uint32_t fla
 int kernel_clear_cgroup_verdicts(struct kernel *k)
 {
 	int fd = bpf_map__fd(k->skel->maps.cgroup_verdicts);
-	uint64_t key, next;
-	void *prev = NULL;
+	uint64_t key;
 
-	/* Collect-then-delete would need memory; deleting the successor is safe. */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
+	/* Always take the first key: the one just deleted has no successor. */
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
 		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
 			return -errno;
-		prev = NULL;
-	}
 	return 0;
 }
 
