@@ -27,7 +27,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror \
 	-Wmissing-field-initializers -Werror=undef -Wformat=2 -Wshadow
 CFLAGS ?= $(CFLAGS_BASE)
 ALL_CFLAGS := $(CFLAGS) $(SANFLAGS) -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -pthread
+LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -pthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf -I$(OUTPUT)
 

@@ -5,7 +5,12 @@
  * the bench can pair each reap with the kernel event's bpf_ktime_get_ns()
  * (same clock: CLOCK_MONOTONIC). Each child gets MARKER_PREFIX<i> as argv[1]
  * (no marker when MARKER_PREFIX is "-"), then the remaining ARGS.
+ *
+ * --handshake first: after each fork it waits until the child runs PROGRAM
+ * (/proc/<pid>/exe), prints "ready PID" and only then waits for it: the
+ * Falco bench writes its alert when it reads that line.
  */
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +22,15 @@
 int main(int argc, char **argv)
 {
 	char marker[4096];
+	int handshake = argc > 1 && !strcmp(argv[1], "--handshake");
 	long count;
 
+	if (handshake) {
+		argv++;
+		argc--;
+	}
 	if (argc < 4) {
-		fprintf(stderr, "usage: bench-spawner COUNT PROGRAM MARKER_PREFIX|- [ARGS...]\n");
+		fprintf(stderr, "usage: bench-spawner [--handshake] COUNT PROGRAM MARKER_PREFIX|- [ARGS...]\n");
 		return 2;
 	}
 	count = strtol(argv[1], NULL, 10);
@@ -47,6 +57,24 @@ int main(int argc, char **argv)
 			args[n] = NULL;
 			execv(argv[2], args);
 			_exit(127);
+		}
+		if (handshake) {
+			char link[64], exe[PATH_MAX];
+			ssize_t n = 0;
+
+			/* Until exec: before it the child still runs this program. */
+			snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+			for (int tries = 0; tries < 100000; tries++) {
+				n = readlink(link, exe, sizeof(exe) - 1);
+				if (n > 0) {
+					exe[n] = '\0';
+					if (!strcmp(exe, argv[2]))
+						break;
+				}
+				usleep(50);
+			}
+			printf("ready %d\n", (int)pid);
+			fflush(stdout);
 		}
 		if (waitpid(pid, &status, 0) != pid) {
 			perror("waitpid");

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -20,24 +22,34 @@
 #include "agent.h"
 #include "attrib.h"
 #include "audit.h"
+#include "correlate.h"
+#include "falco_feed.h"
 #include "httpd.h"
 #include "kernel.h"
+#include "kube.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
 #include "pools.h"
+#include "ratelimit.h"
 #include "respond.h"
 
 #define AGENT_OPERATOR "reflex-agent"
 #define AGENT_TICK_MS 100
 /* Full cgroup rescan: the safety net behind inotify. */
 #define AGENT_RESCAN_MS 5000
+/* A config file change is read this long after the last inotify event (editors write in steps). */
+#define AGENT_CONFIG_SETTLE_MS 200
+/* Processes one Falco alert may name by exe (no pid): each gets a pidfd to wait on. */
+#define AGENT_MAX_ALERT_TARGETS 32
 
 /* One detection on its way to an audit record; owns copies of every string. */
 struct incident {
 	struct incident *next;
 	enum { WAIT_PROCESS_EXIT = 1, WAIT_CGROUP_EMPTY } wait; /* 0: not waiting */
 	int fd;                 /* pidfd or cgroup.events fd while waiting */
+	int more_fds[AGENT_MAX_ALERT_TARGETS - 1]; /* further pidfds (a Falco alert's exe match) */
+	size_t n_more_fds;
 	uint64_t deadline_ns;   /* CLOCK_MONOTONIC */
 	uint64_t event_ktime_ns;
 	const char *action;     /* static strings */
@@ -59,6 +71,16 @@ struct incident {
 	char destination[80];   /* pool connects: "ADDR:PORT/PROTO" */
 	bool is_container;
 	bool kernel_denied;     /* the kernel refused the connect (EPERM) */
+	/* Correlation with Falco (one incident, one record). */
+	bool from_falco;        /* the incident started from a Falco alert */
+	bool acted;             /* a kill was carried out: a joined detection never kills again */
+	bool correlated;        /* a Falco alert and a kernel detection joined */
+	uint64_t event_real_ns; /* CLOCK_REALTIME of the event */
+	uint64_t hold_until_ns; /* CLOCK_MONOTONIC: audited when the window closes */
+	int64_t latency_us;
+	char falco_rule[256];
+	char falco_priority[16];
+	char *falco_output;     /* malloc'd */
 };
 
 struct agent {
@@ -84,15 +106,27 @@ struct agent {
 	struct pool_resolver *resolver;   /* NULL when no connect hook is active */
 	struct pool_addr *pool_applied;   /* normalized set in the LPM tries now */
 	size_t n_pool_applied;
+	struct falco_feed *feed;          /* NULL: no Falco intake configured */
+	struct kube_pods *kube;           /* NULL: no Kubernetes API */
+	struct ratelimit *ratelimit;      /* new on every config load: a reload re-arms */
+	uint32_t kernel_rl_armed;         /* kernel rules the rate limit lets the kernel kill for (bits) */
+	uint64_t falco_correlated;        /* joins of Falco alerts and kernel detections */
+	uint64_t falco_unconfigured;      /* alerts of rules the config does not name */
+	struct incident *held;            /* acted on, waiting for the correlation window to close */
+	int config_watch_fd;              /* inotify on the config file's directory */
+	uint64_t config_dirty_ns;         /* when a change was seen; 0: none pending */
+	uint64_t config_hash;             /* of the file text last loaded */
 	bool stopping;
 };
 
 static void on_resolver(struct agent *a);
+static void on_container_change(void *ctx, const struct container_info *info, bool added);
+static int epoll_add_tag(struct agent *a, int fd, void *tag);
 static void pools_stop(struct agent *a);
 static void pools_start(struct agent *a);
 
 /* epoll tags for the fixed fds; incidents are tagged by their pointer. */
-static char tag_kernel, tag_signal, tag_timer, tag_attrib, tag_resolver;
+static char tag_kernel, tag_signal, tag_timer, tag_attrib, tag_resolver, tag_feed, tag_kube, tag_config;
 
 static uint64_t monotonic_ns(void)
 {
@@ -124,6 +158,8 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		.dry_run = inc->dry_run,
 		.reason = inc->reason,
 		.operator_ = AGENT_OPERATOR,
+		.falco_priority = or_null(inc->falco_priority),
+		.falco_output = inc->falco_output,
 		.node = a->config->agent.node_name,
 		.container_id = or_null(inc->container_id),
 		.pid = inc->pid,
@@ -149,7 +185,51 @@ static void incident_free(struct incident *inc)
 {
 	if (inc->fd >= 0)
 		close(inc->fd);
+	for (size_t i = 0; i < inc->n_more_fds; i++)
+		close(inc->more_fds[i]);
+	free(inc->falco_output);
 	free(inc);
+}
+
+static bool correlation_on(const struct agent *a)
+{
+	return a->feed && a->config->agent.correlation_window_ms > 0;
+}
+
+/*
+ * The action is over. With Falco in the loop the record waits for the
+ * correlation window, so a Falco alert for the same process joins it (one
+ * incident, one record); otherwise it is written now.
+ */
+static void incident_done(struct agent *a, struct incident *inc, int64_t latency_us)
+{
+	inc->latency_us = latency_us;
+	if (correlation_on(a) && inc->is_container && inc->exe_path[0] && inc->container_id[0]) {
+		inc->hold_until_ns = monotonic_ns() + (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
+		inc->next = a->held;
+		a->held = inc;
+		return;
+	}
+	incident_audit(a, inc, latency_us);
+	incident_free(inc);
+}
+
+/* Writes the held records whose window has closed (all of them when FORCE). */
+static void held_flush(struct agent *a, bool force)
+{
+	uint64_t now = monotonic_ns();
+
+	for (struct incident **p = &a->held; *p;) {
+		struct incident *inc = *p;
+
+		if (!force && now < inc->hold_until_ns) {
+			p = &inc->next;
+			continue;
+		}
+		*p = inc->next;
+		incident_audit(a, inc, inc->latency_us);
+		incident_free(inc);
+	}
 }
 
 __attribute__((format(printf, 2, 3))) static void reason_append(struct incident *inc, const char *fmt, ...)
@@ -168,8 +248,7 @@ static void incident_close(struct agent *a, struct incident *inc, const char *ou
 {
 	inc->outcome = outcome;
 	metrics_inc(a->metrics, counter);
-	incident_audit(a, inc, latency_us);
-	incident_free(inc);
+	incident_done(a, inc, latency_us);
 }
 
 static void incident_wait(struct agent *a, struct incident *inc, int fd, uint32_t events)
@@ -213,8 +292,14 @@ static void incident_finish(struct agent *a, struct incident *inc, bool done)
 			  inc->kill_mode, a->config->agent.kill_timeout_ms);
 		latency_us = -1;
 	}
-	incident_audit(a, inc, latency_us);
-	incident_free(inc);
+	incident_done(a, inc, latency_us);
+}
+
+static bool pidfd_exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
 }
 
 static void incident_check(struct agent *a, struct incident *inc)
@@ -226,7 +311,22 @@ static void incident_check(struct agent *a, struct incident *inc)
 			incident_finish(a, inc, populated == 0);
 		return;
 	}
-	/* A pidfd polls readable once its process has exited. */
+	/*
+	 * A pidfd polls readable once its process has exited. Several targets
+	 * (an exe match): one pidfd at a time is in epoll, so an incident is
+	 * never reported twice in one batch; move on to the next still running.
+	 */
+	while (inc->n_more_fds && pidfd_exited(inc->fd)) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = inc };
+
+		epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, inc->fd, NULL);
+		close(inc->fd);
+		inc->fd = inc->more_fds[--inc->n_more_fds];
+		if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, inc->fd, &ev))
+			log_errno(LOG_LEVEL_WARN, -errno, "epoll add for %s", inc->event_id);
+	}
+	if (!pidfd_exited(inc->fd))
+		return;
 	incident_finish(a, inc, true);
 }
 
@@ -248,6 +348,7 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
+	inc->acted = true;
 	inc->kill_mode = inc->kill_mode ? "kernel+cgroup-v1-freezer" : "cgroup-v1-freezer";
 	reason_append(inc, "; %d processes signalled", n);
 	incident_close(a, inc, inc->outcome, METRIC_KILLS_CGROUP,
@@ -270,6 +371,7 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 		return;
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_CGROUP);
+	inc->acted = true;
 	inc->kill_mode = inc->kill_mode ? "kernel+cgroup.kill" : "cgroup.kill";
 	inc->wait = WAIT_CGROUP_EMPTY;
 	incident_wait(a, inc, fd, EPOLLPRI | EPOLLERR);
@@ -308,6 +410,7 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 		return;
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_PIDFD);
+	inc->acted = true;
 	inc->kill_mode = "pidfd";
 	inc->wait = WAIT_PROCESS_EXIT;
 	incident_wait(a, inc, pidfd, EPOLLIN);
@@ -320,8 +423,7 @@ static void confirm_kernel_kill(struct agent *a, struct incident *inc, uint32_t 
 
 	if (pidfd < 0) {
 		/* Gone already: the usual case, the kill landed before we looked. */
-		incident_audit(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
-		incident_free(inc);
+		incident_done(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
 		return;
 	}
 	inc->wait = WAIT_PROCESS_EXIT;
@@ -340,6 +442,164 @@ static void incident_fill_reason(struct incident *inc, const struct policy_decis
 		snprintf(inc->reason, sizeof(inc->reason), "DRY_RUN: %s", d->reason);
 	else
 		copy_str(inc->reason, sizeof(inc->reason), d->reason);
+}
+
+/*
+ * Pod facts the Kubernetes watch knows for a container: top-level owner
+ * kind (NULL when unknown) and, when the runtime did not say, namespace and
+ * pod name (into the incident's fields when INC is given).
+ */
+static const char *owner_of(struct agent *a, const char *container_id, const char *pod_uid, char *buf,
+			    size_t size, struct incident *inc)
+{
+	struct kube_pod pod;
+
+	if (!a->kube)
+		return NULL;
+	if (!((container_id && *container_id && kube_pods_lookup_container(a->kube, container_id, &pod) == 0) ||
+	      (pod_uid && *pod_uid && kube_pods_lookup_uid(a->kube, pod_uid, &pod) == 0)))
+		return NULL;
+	if (inc && !inc->namespace_[0]) {
+		copy_str(inc->namespace_, sizeof(inc->namespace_), pod.namespace_);
+		copy_str(inc->pod, sizeof(inc->pod), pod.name);
+	}
+	copy_str(buf, size, pod.owner_kind);
+	return buf;
+}
+
+/* The kernel rules, as bits of agent.kernel_rl_armed. */
+enum { KRULE_EXEC = 1u << 0, KRULE_FILELESS = 1u << 1, KRULE_STRATUM = 1u << 2, KRULE_POOL = 1u << 3 };
+
+static uint32_t kernel_rules_armed(struct agent *a)
+{
+	const struct agent_config *ac = &a->config->agent;
+	uint64_t now = monotonic_ns();
+	uint32_t bits = 0;
+
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->exec_rule, now) ? KRULE_EXEC : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->fileless_rule, now) ? KRULE_FILELESS : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->stratum_rule, now) ? KRULE_STRATUM : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->pool_rule, now) ? KRULE_POOL : 0;
+	return bits;
+}
+
+static void verdicts_refresh(struct agent *a);
+
+/* The kernel kills for a rule only while one more distinct target would be admitted. */
+static void rate_limit_sync_kernel(struct agent *a)
+{
+	uint32_t bits = kernel_rules_armed(a);
+
+	if (bits == a->kernel_rl_armed)
+		return;
+	log_info("rate limit: in-kernel kills %s for %s%s%s%s", (bits & ~a->kernel_rl_armed) ? "re-armed" : "paused",
+		 ((bits ^ a->kernel_rl_armed) & KRULE_EXEC) ? "[exec rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & KRULE_FILELESS) ? "[fileless rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & KRULE_STRATUM) ? "[stratum rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & KRULE_POOL) ? "[pool rule] " : "");
+	a->kernel_rl_armed = bits;
+	verdicts_refresh(a);
+}
+
+static void publish_disarmed(struct agent *a)
+{
+	const char *rules[64];
+	size_t n = 0;
+
+	while (n < 64 && (rules[n] = ratelimit_disarmed_rule(a->ratelimit, n)))
+		n++;
+	metrics_set_disarmed(a->metrics, rules, n);
+}
+
+static void on_rule_disarmed(struct agent *a, const char *rule, const char *why)
+{
+	log_error("rule '%s': %s", rule, why);
+	publish_disarmed(a);
+	rate_limit_sync_kernel(a);
+}
+
+/* The rate limit's say on a kill that policy allows. False: do not kill (the reason says why). */
+static bool rate_limit_admits(struct agent *a, struct incident *inc)
+{
+	enum ratelimit_verdict v = ratelimit_admit(a->ratelimit, inc->rule, inc->container_id, inc->exe_path,
+						   monotonic_ns());
+	char why[256] = "rule disarmed";
+
+	if (v == RATELIMIT_ADMIT) {
+		rate_limit_sync_kernel(a);
+		return true;
+	}
+	ratelimit_disarmed(a->ratelimit, inc->rule, why, sizeof(why));
+	reason_append(inc, "; %s", why);
+	if (v == RATELIMIT_DISARMED_NOW)
+		on_rule_disarmed(a, inc->rule, why);
+	return false;
+}
+
+/* A kill the kernel already made, counted against the rule's limit. */
+static void rate_limit_record(struct agent *a, struct incident *inc)
+{
+	char why[256] = "rule disarmed";
+
+	if (ratelimit_record(a->ratelimit, inc->rule, inc->container_id, inc->exe_path, monotonic_ns()) ==
+	    RATELIMIT_DISARMED_NOW) {
+		ratelimit_disarmed(a->ratelimit, inc->rule, why, sizeof(why));
+		reason_append(inc, "; %s", why);
+		on_rule_disarmed(a, inc->rule, why);
+		return;
+	}
+	rate_limit_sync_kernel(a);
+}
+
+static struct corr_event corr_of(const struct incident *inc)
+{
+	return (struct corr_event){
+		.container_id = inc->container_id,
+		.exe_path = inc->exe_path,
+		.pid = inc->pid,
+		.time_ns = inc->event_real_ns,
+	};
+}
+
+/*
+ * An open incident (kill in flight, or record held for the window) that
+ * EV belongs to. A detection whose rule would kill joins only an incident
+ * that killed, or one of the same rule (same policy): joining never stops a
+ * kill that nobody made.
+ */
+static struct incident *find_open_incident(struct agent *a, const struct corr_event *ev, bool ev_is_falco,
+					   const char *rule, bool rule_kills, bool want_acted)
+{
+	uint64_t window = (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
+	struct incident *lists[2] = { a->waiting, a->held };
+
+	for (int l = 0; l < 2; l++) {
+		for (struct incident *m = lists[l]; m; m = m->next) {
+			struct corr_event mev = corr_of(m);
+			bool match = ev_is_falco ? correlate_match(ev, &mev, window) : correlate_match(&mev, ev, window);
+
+			if (!match || (!ev_is_falco && !m->from_falco))
+				continue;
+			if (want_acted && !m->acted)
+				continue;
+			if (m->acted || !rule_kills || !strcmp(m->rule, rule))
+				return m;
+		}
+	}
+	return NULL;
+}
+
+/* The exe of a live process, for detections whose event carries none (connects). */
+static void exe_of_pid(uint32_t tgid, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
+	n = readlink(link, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 10 && !strcmp(buf + n - 10, " (deleted)"))
+		buf[n - 10] = '\0';
 }
 
 /* What a kernel event says, whatever its hook. */
@@ -364,6 +624,8 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	const struct container_info *info = NULL;
 	struct policy_decision d;
 	struct policy_subject s;
+	const char *owner = NULL;
+	char owner_buf[64];
 	struct incident *inc;
 	int err;
 
@@ -380,6 +642,9 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	copy_str(inc->exe_path, sizeof(inc->exe_path), det->exe_path);
 	copy_str(inc->comm, sizeof(inc->comm), det->comm);
 	copy_str(inc->destination, sizeof(inc->destination), det->destination);
+	if (!inc->exe_path[0])
+		exe_of_pid(det->tgid, inc->exe_path, sizeof(inc->exe_path));
+	inc->event_real_ns = correlate_realtime_of_monotonic(det->ktime_ns);
 	snprintf(inc->event_id, sizeof(inc->event_id), "%s-%llu-%u", a->boot_id,
 		 (unsigned long long)det->ktime_ns, det->tgid);
 
@@ -398,6 +663,33 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		info = NULL;
 		metrics_inc(a->metrics, METRIC_HOST_EVENTS);
 	}
+	if (inc->is_container)
+		owner = owner_of(a, inc->container_id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid,
+				 owner_buf, sizeof(owner_buf), inc);
+
+	/* Falco already acted on this process: one incident, no second kill. */
+	if (inc->is_container && correlation_on(a)) {
+		const struct reflex_rule *r = config_find_rule(a->config, inc->rule);
+		struct corr_event ev = corr_of(inc);
+		struct incident *m = find_open_incident(a, &ev, false, inc->rule, r && action_kills(r->action),
+							det->kernel_killed);
+
+		if (m) {
+			m->correlated = true;
+			m->source = "both";
+			reason_append(m, "; kernel detection joined: %s%s", det->what ? det->what : inc->rule,
+				      det->kernel_killed ? " (killed in kernel)" : "");
+			if (det->kernel_killed) {
+				metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
+				rate_limit_record(a, inc);
+			}
+			a->falco_correlated++;
+			log_info("%s pid %u joined Falco incident %s ('%s')", det->what ? det->what : inc->rule,
+				 det->tgid, m->event_id, m->rule);
+			incident_free(inc);
+			return 0;
+		}
+	}
 
 	s = (struct policy_subject){
 		.rule = inc->rule,
@@ -406,7 +698,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		.is_host_init = det->tgid == 1,
 		.namespace_ = or_null(inc->namespace_),
 		.pod = or_null(inc->pod),
-		.owner_kind = NULL, /* owners come from the Kubernetes API (not wired yet) */
+		.owner_kind = owner,
 		.image = or_null(inc->image),
 		.exe_path = or_null(inc->exe_path),
 	};
@@ -428,8 +720,10 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			log_warn("kernel killed pid %u although policy now says %s: verdict map out of step",
 				 det->tgid, policy_verdict_name(d.verdict));
 		inc->outcome = "killed";
+		inc->acted = true;
 		metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
 		inc->kill_mode = "kernel";
+		rate_limit_record(a, inc);
 		if (d.verdict == POLICY_ACT && info &&
 		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
 			kill_container(a, inc, info);
@@ -447,6 +741,11 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			/* isolate_namespace: the controller's job; the node reports. */
 			inc->outcome = det->kernel_denied ? "denied" : "alert";
 			metrics_inc(a->metrics, METRIC_ALERTS);
+			break;
+		}
+		if (!rate_limit_admits(a, inc)) {
+			inc->outcome = "disarmed";
+			metrics_inc(a->metrics, METRIC_REFUSALS);
 			break;
 		}
 		inc->outcome = "killed";
@@ -473,8 +772,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		metrics_inc(a->metrics, METRIC_ALERTS);
 		break;
 	}
-	incident_audit(a, inc, -1);
-	incident_free(inc);
+	incident_done(a, inc, -1);
 	return 0;
 }
 
@@ -553,6 +851,273 @@ static int handle_connect_event(struct agent *a, const struct reflex_connect_eve
 	return handle_detection(a, &det);
 }
 
+/* ---- Falco alerts ---- */
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_BOOTTIME (what /proc start times count) of a CLOCK_REALTIME instant. */
+static uint64_t boottime_of_realtime(uint64_t real_ns)
+{
+	uint64_t real_now = clock_ns(CLOCK_REALTIME), boot_now = clock_ns(CLOCK_BOOTTIME);
+	uint64_t ago = real_now > real_ns ? real_now - real_ns : 0;
+
+	return boot_now > ago ? boot_now - ago : 0;
+}
+
+/* The Falco alert's fields onto an incident (first alert) or into its reason (later ones). */
+static void incident_take_alert(struct incident *inc, const struct falco_alert *al)
+{
+	if (inc->falco_rule[0]) {
+		reason_append(inc, "; also Falco rule '%s'", al->rule);
+		return;
+	}
+	copy_str(inc->falco_rule, sizeof(inc->falco_rule), al->rule);
+	copy_str(inc->falco_priority, sizeof(inc->falco_priority), al->priority_text);
+	free(inc->falco_output);
+	inc->falco_output = al->output ? strdup(al->output) : NULL;
+}
+
+/* A stable id for an alert: sidekick's uuid, else a hash of what Falco wrote. */
+static void alert_event_id(const struct agent *a, const struct falco_alert *al, char *buf, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *parts[3] = { al->rule, al->output, al->container_id };
+
+	if (al->uuid && *al->uuid) {
+		snprintf(buf, size, "falco-%s", al->uuid);
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		for (const char *p = parts[i] ? parts[i] : ""; *p; p++)
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(buf, size, "falco-%s-%llu-%016llx", a->boot_id, (unsigned long long)al->time_ns,
+		 (unsigned long long)h);
+}
+
+/* kill_process for an alert: by proc.pid after checks, else every process running proc.exepath. */
+static void falco_kill_process(struct agent *a, struct incident *inc, const struct container_info *info,
+			       const struct falco_alert *al)
+{
+	char scope[PATH_MAX];
+	struct respond_target t = {
+		.scope_rel = scope,
+		.exe_path = inc->exe_path,
+		.not_after_boottime_ns = al->time_ns ? boottime_of_realtime(al->time_ns) : 0,
+	};
+	int fds[AGENT_MAX_ALERT_TARGETS];
+	size_t n = 0;
+	int err;
+
+	snprintf(scope, sizeof(scope), "%.*s", (int)info->ref.scope_len, info->cgroup_path);
+	err = respond_kill_target(a->cgroup_root, &t, al->pid > 0 ? (pid_t)al->pid : 0, fds,
+				  AGENT_MAX_ALERT_TARGETS, &n);
+	if (err == -ESTALE || err == -ESRCH || err == -EPERM) {
+		if (al->pid > 0)
+			reason_append(inc, "; pid %lld %s: not signalled", (long long)al->pid,
+				      err == -ESRCH ? "has exited"
+						    : "is not a process of this container running this executable "
+						      "that started by the alert's time (pid reused?)");
+		else
+			reason_append(inc, "; no process of the container runs %s (exited)", inc->exe_path);
+		incident_close(a, inc, err == -ESRCH || al->pid <= 0 ? "exited" : "refused", METRIC_STALE_TARGETS, -1);
+		return;
+	}
+	if (err) {
+		reason_append(inc, "; pidfd kill failed: %s", strerror(-err));
+		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		metrics_inc(a->metrics, METRIC_KILLS_PIDFD);
+	if (al->pid <= 0) {
+		reason_append(inc, "; %zu process%s running %s killed", n, n == 1 ? "" : "es", inc->exe_path);
+		inc->pid = n == 1 ? respond_pidfd_pid(fds[0]) : -1;
+	}
+	inc->acted = true;
+	inc->kill_mode = "pidfd";
+	inc->wait = WAIT_PROCESS_EXIT;
+	for (size_t i = 1; i < n; i++)
+		inc->more_fds[inc->n_more_fds++] = fds[i];
+	incident_wait(a, inc, fds[0], EPOLLIN);
+}
+
+/* Correlation, attribution, policy, response, audit for one Falco alert. */
+static void handle_falco_alert(struct agent *a, const struct falco_alert *al, uint64_t received_ns)
+{
+	const struct reflex_rule *rule = config_find_rule(a->config, al->rule);
+	bool named = al->container_id && *al->container_id && strcmp(al->container_id, "host");
+	const struct container_info *info = NULL;
+	struct policy_decision d;
+	struct policy_subject s;
+	const char *owner = NULL;
+	char owner_buf[64];
+	struct incident *inc;
+	struct corr_event ev = {
+		.container_id = named ? al->container_id : NULL,
+		.exe_path = al->exe_path,
+		.pid = al->pid,
+		.time_ns = al->time_ns ? al->time_ns : clock_ns(CLOCK_REALTIME),
+	};
+	int err;
+
+	/* The kernel (or an earlier alert) already has this process: confirm, do not act again. */
+	if (named && correlation_on(a)) {
+		struct incident *m = find_open_incident(a, &ev, true, al->rule, rule && action_kills(rule->action),
+							false);
+
+		if (m) {
+			incident_take_alert(m, al);
+			if (!m->from_falco && !m->correlated) {
+				m->correlated = true;
+				m->source = "both";
+				a->falco_correlated++;
+			}
+			log_info("falco: '%s' for %s in %.12s joined incident %s (%s)", al->rule,
+				 al->exe_path ? al->exe_path : "?", al->container_id, m->event_id,
+				 m->outcome ? m->outcome : "in progress");
+			return;
+		}
+	}
+	if (!rule) {
+		a->falco_unconfigured++;
+		log_debug("falco: '%s' is not a rule in %s; counted only", al->rule, a->config->path);
+		return;
+	}
+	inc = calloc(1, sizeof(*inc));
+	if (!inc) {
+		log_error("falco: out of memory; alert '%s' not handled", al->rule);
+		return;
+	}
+	inc->fd = -1;
+	inc->from_falco = true;
+	inc->source = "falco";
+	inc->event_ktime_ns = received_ns;
+	inc->event_real_ns = ev.time_ns;
+	inc->pid = al->pid > 0 ? al->pid : -1;
+	copy_str(inc->rule, sizeof(inc->rule), al->rule);
+	copy_str(inc->exe_path, sizeof(inc->exe_path), al->exe_path);
+	copy_str(inc->namespace_, sizeof(inc->namespace_), al->k8s_namespace);
+	copy_str(inc->pod, sizeof(inc->pod), al->k8s_pod);
+	copy_str(inc->image, sizeof(inc->image), al->image);
+	incident_take_alert(inc, al);
+	alert_event_id(a, al, inc->event_id, sizeof(inc->event_id));
+
+	if (named) {
+		err = attrib_find_container(a->attrib, al->container_id, on_container_change, a, &info);
+		if (!err) {
+			inc->is_container = true;
+			copy_str(inc->container_id, sizeof(inc->container_id), info->ref.id);
+			inc->cgroup_id = info->cgroup_id;
+			if (info->meta_known) {
+				copy_str(inc->namespace_, sizeof(inc->namespace_), info->meta.namespace_);
+				copy_str(inc->pod, sizeof(inc->pod), info->meta.pod_name);
+				if (info->meta.image[0])
+					copy_str(inc->image, sizeof(inc->image), info->meta.image);
+			}
+			owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid,
+					 owner_buf, sizeof(owner_buf), NULL);
+		} else {
+			/* Falco saw a container; it is not (or no longer) here: no kill, said below. */
+			info = NULL;
+			inc->is_container = true;
+			copy_str(inc->container_id, sizeof(inc->container_id), al->container_id);
+		}
+	}
+	s = (struct policy_subject){
+		.rule = inc->rule,
+		.is_container = inc->is_container,
+		.is_agent = al->pid == a->self_pid,
+		.is_host_init = al->pid == 1,
+		.namespace_ = or_null(inc->namespace_),
+		.pod = or_null(inc->pod),
+		.owner_kind = owner,
+		.image = or_null(inc->image),
+		.exe_path = or_null(inc->exe_path),
+	};
+	policy_decide(a->config, &s, &d);
+	inc->action = action_name(d.action);
+	inc->dry_run = d.verdict == POLICY_DRY_RUN;
+	incident_fill_reason(inc, &d);
+	if (!named)
+		reason_append(inc, "; the alert names no container: reflex never acts on it");
+	else if (!info)
+		reason_append(inc, "; container %s not found on this node (%s)", al->container_id,
+			      err == -ENOTUNIQ ? "the id prefix names two containers" : "gone or not here");
+	log_info("falco: '%s' (%s) %s in %s: %s (%s)", al->rule, al->priority_text ? al->priority_text : "?",
+		 inc->exe_path[0] ? inc->exe_path : "?", named ? al->container_id : "no container",
+		 policy_verdict_name(d.verdict), d.reason);
+
+	switch (d.verdict) {
+	case POLICY_ACT:
+		if (!action_kills(d.action)) {
+			inc->outcome = "alert";
+			metrics_inc(a->metrics, METRIC_ALERTS);
+			break;
+		}
+		if (!info) {
+			inc->outcome = "refused";
+			metrics_inc(a->metrics, METRIC_REFUSALS);
+			break;
+		}
+		if (d.action == ACTION_KILL_PROCESS && !inc->exe_path[0]) {
+			reason_append(inc, "; the alert names no executable (proc.exepath): no process to match");
+			inc->outcome = "refused";
+			metrics_inc(a->metrics, METRIC_REFUSALS);
+			break;
+		}
+		if (!rate_limit_admits(a, inc)) {
+			inc->outcome = "disarmed";
+			metrics_inc(a->metrics, METRIC_REFUSALS);
+			break;
+		}
+		inc->outcome = "killed";
+		if (d.action == ACTION_KILL_PROCESS)
+			falco_kill_process(a, inc, info, al);
+		else
+			kill_container(a, inc, info);
+		return;
+	case POLICY_DRY_RUN:
+		inc->outcome = "dry_run";
+		metrics_inc(a->metrics, METRIC_DRY_RUNS);
+		break;
+	case POLICY_REFUSED:
+		inc->outcome = "refused";
+		metrics_inc(a->metrics, METRIC_REFUSALS);
+		break;
+	case POLICY_EXCEPTED:
+		inc->outcome = "excepted";
+		metrics_inc(a->metrics, METRIC_ALERTS);
+		break;
+	case POLICY_ALERT:
+	default:
+		inc->outcome = "alert";
+		metrics_inc(a->metrics, METRIC_ALERTS);
+		break;
+	}
+	incident_done(a, inc, -1);
+}
+
+/* Drains the intake queue; a budget keeps kernel events flowing during a flood. */
+static void on_feed(struct agent *a)
+{
+	for (int i = 0; i < 256; i++) {
+		struct falco_alert al = { 0 };
+		enum falco_intake intake;
+		uint64_t received_ns;
+
+		if (!falco_feed_next(a->feed, &al, &received_ns, &intake))
+			return;
+		handle_falco_alert(a, &al, received_ns);
+		falco_alert_clear(&al);
+	}
+}
+
 static int on_kernel_record(void *ctx, const void *record, size_t size)
 {
 	const struct reflex_event_header *h = record;
@@ -580,29 +1145,38 @@ static int on_kernel_record(void *ctx, const void *record, size_t size)
 	return 0;
 }
 
-/* What the kernel may do at once in this container, from policy. */
-static uint32_t verdict_flags_for(const struct agent *a, const struct container_info *info)
+/* What the kernel may do at once in this container, from policy, owners and the rate limit. */
+static uint32_t verdict_flags_for(struct agent *a, const struct container_info *info)
 {
 	const struct reflex_config *c = a->config;
-	const char *ns = info->meta.namespace_;
 	bool kill = c->agent.enforce_in_kernel, block = c->agent.block_pool_connections;
-	uint32_t flags = REFLEX_VERDICT_CONTAINER;
+	uint32_t flags = REFLEX_VERDICT_CONTAINER, armed = a->kernel_rl_armed;
+	struct incident scratch = { .fd = -1 };
+	const char *ns = NULL, *owner;
+	char owner_buf[64];
 	bool pool, stratum;
 
 	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
-	if (!info->meta_known)
+	/* The namespace from the runtime, else from the API. */
+	owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid, owner_buf,
+			 sizeof(owner_buf), &scratch);
+	if (info->meta_known)
+		ns = info->meta.namespace_;
+	else if (scratch.namespace_[0])
+		ns = scratch.namespace_;
+	if (!ns)
 		return flags;
 	/* Denying a pool connect is not a kill: it follows block_pool_connections alone. */
-	pool = policy_kernel_may_kill(c, c->agent.pool_rule, ns, NULL);
-	stratum = policy_kernel_may_kill(c, c->agent.stratum_rule, ns, NULL);
-	if (kill && policy_kernel_may_kill(c, c->agent.exec_rule, ns, NULL))
+	pool = policy_kernel_may_kill(c, c->agent.pool_rule, ns, owner);
+	stratum = policy_kernel_may_kill(c, c->agent.stratum_rule, ns, owner);
+	if (kill && (armed & KRULE_EXEC) && policy_kernel_may_kill(c, c->agent.exec_rule, ns, owner))
 		flags |= REFLEX_VERDICT_KILL_UPPER_EXEC;
-	if (kill && policy_kernel_may_kill(c, c->agent.fileless_rule, ns, NULL))
+	if (kill && (armed & KRULE_FILELESS) && policy_kernel_may_kill(c, c->agent.fileless_rule, ns, owner))
 		flags |= REFLEX_VERDICT_KILL_FILELESS_EXEC;
-	if (kill && stratum)
+	if (kill && stratum && (armed & KRULE_STRATUM))
 		flags |= REFLEX_VERDICT_KILL_STRATUM_EXEC;
-	if (kill && pool)
+	if (kill && pool && (armed & KRULE_POOL))
 		flags |= REFLEX_VERDICT_KILL_POOL_CONNECT;
 	if (block && stratum)
 		flags |= REFLEX_VERDICT_DROP_STRATUM;
@@ -624,6 +1198,21 @@ static void on_container_change(void *ctx, const struct container_info *info, bo
 	if (err)
 		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
 	metrics_set_containers(a->metrics, attrib_count(a->attrib));
+}
+
+static void reapply_verdict(void *ctx, const struct container_info *info)
+{
+	struct agent *a = ctx;
+	int err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, verdict_flags_for(a, info));
+
+	if (err)
+		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
+}
+
+/* Owners, rate limit or policy changed: every container's kernel verdict again. */
+static void verdicts_refresh(struct agent *a)
+{
+	attrib_foreach(a->attrib, reapply_verdict, a);
 }
 
 static void refresh_kernel_counters(struct agent *a)
@@ -685,9 +1274,93 @@ static int attrib_rebuild(struct agent *a)
 	return 0;
 }
 
+static struct ratelimit *rate_limit_new(const struct reflex_config *c)
+{
+	struct ratelimit_config rc = {
+		.max_containers = c->agent.rate_limit_containers,
+		.max_executables = c->agent.rate_limit_executables,
+		.window_s = c->agent.rate_limit_window_s,
+	};
+
+	return ratelimit_new(&rc);
+}
+
+/* FNV-1a of the file's bytes; 0 when unreadable (then any readable version differs). */
+static uint64_t config_file_hash(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+	fclose(f);
+	return h;
+}
+
+static bool str_differs(const char *x, const char *y)
+{
+	return strcmp(x ? x : "", y ? y : "") != 0;
+}
+
+/* Settings bound at start-up: a reload says it did not apply them. */
+static void warn_restart_only(const struct reflex_config *old, const struct reflex_config *fresh)
+{
+	const struct agent_config *o = &old->agent, *n = &fresh->agent;
+
+	if (str_differs(o->falco_socket, n->falco_socket) || o->falco_socket_mode != n->falco_socket_mode ||
+	    o->n_falco_peer_uids != n->n_falco_peer_uids ||
+	    (n->n_falco_peer_uids &&
+	     memcmp(o->falco_peer_uids, n->falco_peer_uids, n->n_falco_peer_uids * sizeof(*n->falco_peer_uids))) ||
+	    str_differs(o->falco_http_address, n->falco_http_address) ||
+	    str_differs(o->falco_http_token_file, n->falco_http_token_file) ||
+	    o->falco_max_alert_bytes != n->falco_max_alert_bytes || o->falco_queue_size != n->falco_queue_size)
+		log_warn("reload: agent.falco_* settings changed; they take effect when reflexd restarts");
+	if (str_differs(o->kubernetes_api, n->kubernetes_api) ||
+	    str_differs(o->kubernetes_token_file, n->kubernetes_token_file) ||
+	    str_differs(o->kubernetes_ca_file, n->kubernetes_ca_file) || str_differs(o->node_name, n->node_name))
+		log_warn("reload: agent.kubernetes_* or node_name changed; they take effect when reflexd restarts");
+	if (str_differs(o->metrics_address, n->metrics_address) || str_differs(o->audit_log, n->audit_log))
+		log_warn("reload: agent.metrics_address or audit_log changed; they take effect when reflexd restarts");
+}
+
+static void refresh_feed_metrics(struct agent *a)
+{
+	struct falco_feed_stats fs = { 0 };
+	struct kube_status ks = { 0 };
+	uint64_t rejected = 0;
+
+	if (a->feed) {
+		falco_feed_get_stats(a->feed, &fs);
+		for (int i = 0; i < FALCO_PARSE_ERROR_MAX; i++)
+			rejected += fs.rejected[i];
+	}
+	metrics_set_feed(a->metrics, METRIC_F_ALERTS, fs.lines);
+	metrics_set_feed(a->metrics, METRIC_F_PARSED, fs.parsed);
+	metrics_set_feed(a->metrics, METRIC_F_REJECTED, rejected);
+	metrics_set_feed(a->metrics, METRIC_F_DROPPED, fs.dropped);
+	metrics_set_feed(a->metrics, METRIC_F_TRUNCATED, fs.truncated);
+	metrics_set_feed(a->metrics, METRIC_F_PEERS_REFUSED, fs.peers_refused);
+	metrics_set_feed(a->metrics, METRIC_F_HTTP_UNAUTHORIZED, fs.http_unauthorized);
+	metrics_set_feed(a->metrics, METRIC_F_QUEUED, fs.queued);
+	metrics_set_feed(a->metrics, METRIC_F_CORRELATED, a->falco_correlated);
+	metrics_set_feed(a->metrics, METRIC_F_UNCONFIGURED, a->falco_unconfigured);
+	if (a->kube)
+		kube_pods_status(a->kube, &ks);
+	metrics_set_feed(a->metrics, METRIC_F_KUBE_SYNCED, ks.synced);
+	metrics_set_feed(a->metrics, METRIC_F_KUBE_PODS, ks.pods);
+	metrics_set_feed(a->metrics, METRIC_F_KUBE_ERRORS, ks.errors);
+	metrics_set_feed(a->metrics, METRIC_F_KUBE_LISTS, ks.lists);
+}
+
 static void reload_config(struct agent *a)
 {
 	struct reflex_config *fresh = NULL;
+	struct ratelimit *rl;
 	bool same_pools;
 	char err[512];
 	int r;
@@ -699,8 +1372,23 @@ static void reload_config(struct agent *a)
 	}
 	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
 		     a->config->agent.pool_resolve_interval_s == fresh->agent.pool_resolve_interval_s;
+	rl = rate_limit_new(fresh);
+	if (!rl) {
+		log_error("reload: out of memory; keeping the running config");
+		config_free(fresh);
+		return;
+	}
+	warn_restart_only(a->config, fresh);
 	config_free(a->config);
 	a->config = fresh;
+	a->config_hash = config_file_hash(fresh->path);
+	/* A reload re-arms every rule the rate limit disarmed. */
+	if (ratelimit_disarmed_rule(a->ratelimit, 0))
+		log_info("reload: rules disarmed by the kill rate limit are armed again");
+	ratelimit_free(a->ratelimit);
+	a->ratelimit = rl;
+	a->kernel_rl_armed = kernel_rules_armed(a);
+	publish_disarmed(a);
 	log_info("reload: %s loaded (%zu rules, %zu exceptions)", fresh->path, fresh->n_rules,
 		 fresh->n_exceptions);
 	if (attrib_rebuild(a))
@@ -739,6 +1427,16 @@ static void on_tick(struct agent *a)
 		else if (now >= inc->deadline_ns)
 			incident_finish(a, inc, false);
 	}
+	held_flush(a, false);
+	/* Kills age out of the rate-limit window: the kernel may be re-armed. */
+	rate_limit_sync_kernel(a);
+	if (a->config_dirty_ns && now - a->config_dirty_ns >= AGENT_CONFIG_SETTLE_MS * 1000000ULL) {
+		a->config_dirty_ns = 0;
+		if (config_file_hash(a->config->path) != a->config_hash) {
+			log_info("%s changed on disk: reloading", a->config->path);
+			reload_config(a);
+		}
+	}
 	if (now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
 		int err = attrib_scan(a->attrib, on_container_change, a);
 
@@ -747,6 +1445,7 @@ static void on_tick(struct agent *a)
 		a->last_rescan_ns = now;
 	}
 	refresh_kernel_counters(a);
+	refresh_feed_metrics(a);
 }
 
 static int on_signal(struct agent *a)
@@ -763,6 +1462,138 @@ static int on_signal(struct agent *a)
 	log_info("%s: shutting down", strsignal((int)si.ssi_signo));
 	a->stopping = true;
 	return 0;
+}
+
+/* Any change in the config file's directory (ConfigMaps swap a symlink) marks it to be compared. */
+static void on_config_watch(struct agent *a)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(a->config_watch_fd, buf, sizeof(buf)) > 0)
+		;
+	a->config_dirty_ns = monotonic_ns();
+}
+
+static void config_watch_start(struct agent *a)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", a->config->path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	a->config_hash = config_file_hash(a->config->path);
+	a->config_watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->config_watch_fd < 0 ||
+	    inotify_add_watch(a->config_watch_fd, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY) < 0 ||
+	    epoll_add_tag(a, a->config_watch_fd, &tag_config)) {
+		log_errno(LOG_LEVEL_WARN, -errno, "watching %s for changes (SIGHUP still reloads)", dir);
+		return;
+	}
+	log_info("config: %s reloads on change and on SIGHUP", a->config->path);
+}
+
+/* Token for the HTTP intake, read once at start (a rotated token needs a restart). */
+static int read_token(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return n ? 0 : -ENODATA;
+}
+
+static int feed_start(struct agent *a)
+{
+	const struct agent_config *ac = &a->config->agent;
+	char token[512] = "";
+	struct falco_feed_config fc = {
+		.socket_path = ac->falco_socket,
+		.socket_mode = ac->falco_socket_mode,
+		.peer_uids = ac->falco_peer_uids,
+		.n_peer_uids = ac->n_falco_peer_uids,
+		.http_address = ac->falco_http_address,
+		.http_token = token,
+		.max_alert_bytes = ac->falco_max_alert_bytes,
+		.queue_size = ac->falco_queue_size,
+	};
+	int err;
+
+	if (!*ac->falco_socket && !*ac->falco_http_address) {
+		log_warn("falco: no intake (agent.falco_socket and agent.falco_http_address are off): "
+			 "only kernel detections are acted on");
+		metrics_set_hook(a->metrics, "falco feed", false, "off in config");
+		return 0;
+	}
+	if (*ac->falco_http_token_file && (err = read_token(ac->falco_http_token_file, token, sizeof(token))))
+		return log_errno(LOG_LEVEL_ERROR, err, "falco: token file %s", ac->falco_http_token_file);
+	a->feed = falco_feed_start(&fc);
+	explicit_bzero(token, sizeof(token));
+	if (!a->feed)
+		return -errno;
+	err = epoll_add_tag(a, falco_feed_fd(a->feed), &tag_feed);
+	if (err)
+		return log_errno(LOG_LEVEL_ERROR, err, "epoll add falco feed");
+	if (*ac->falco_socket)
+		log_info("falco: reading alerts from %s (mode %04o, writers uid %s%u%s)", ac->falco_socket,
+			 ac->falco_socket_mode, "", ac->n_falco_peer_uids ? ac->falco_peer_uids[0] : 0,
+			 ac->n_falco_peer_uids > 1 ? " and others" : "");
+	if (*ac->falco_http_address)
+		log_info("falco: HTTP intake on %s (port %u)%s", ac->falco_http_address,
+			 falco_feed_http_port(a->feed), *ac->falco_http_token_file ? ", X-Falco-Token required" : "");
+	metrics_set_hook(a->metrics, "falco feed", true,
+			 *ac->falco_socket ? ac->falco_socket : ac->falco_http_address);
+	return 0;
+}
+
+/* Pod owners from the API; without it owners stay unknown (agent.unknown_owner decides). */
+static void kube_start(struct agent *a)
+{
+	const struct agent_config *ac = &a->config->agent;
+	struct kube_config kc = {
+		.node_name = ac->node_name,
+		.token_file = *ac->kubernetes_token_file ? ac->kubernetes_token_file : NULL,
+		.ca_file = *ac->kubernetes_ca_file ? ac->kubernetes_ca_file : NULL,
+	};
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+
+	if (!*ac->kubernetes_api || (!strcmp(ac->kubernetes_api, "auto") && !(host && *host))) {
+		log_warn("kubernetes: no API (%s): pod owners are unknown, agent.unknown_owner=%s decides",
+			 *ac->kubernetes_api ? "not in a cluster: KUBERNETES_SERVICE_HOST unset" : "off in config",
+			 ac->unknown_owner == UNKNOWN_OWNER_ALLOW ? "allow" : "refuse");
+		metrics_set_hook(a->metrics, "kubernetes pod watch", false,
+				 *ac->kubernetes_api ? "not in a cluster" : "off in config");
+		return;
+	}
+	if (strcmp(ac->kubernetes_api, "auto"))
+		kc.api_url = ac->kubernetes_api;
+	/* A token or CA that is not there (out of cluster) means none. */
+	if (kc.token_file && access(kc.token_file, R_OK))
+		kc.token_file = NULL;
+	if (kc.ca_file && access(kc.ca_file, R_OK))
+		kc.ca_file = NULL;
+	a->kube = kube_pods_start(&kc);
+	if (!a->kube) {
+		log_errno(LOG_LEVEL_ERROR, -errno, "kubernetes: pod watch not started; owners are unknown");
+		metrics_set_hook(a->metrics, "kubernetes pod watch", false, strerror(errno));
+		return;
+	}
+	if (epoll_add_tag(a, kube_pods_event_fd(a->kube), &tag_kube))
+		log_errno(LOG_LEVEL_WARN, -errno, "epoll add kubernetes");
+	log_info("kubernetes: watching pods of node %s at %s", ac->node_name,
+		 kc.api_url ? kc.api_url : "the in-cluster API");
+	metrics_set_hook(a->metrics, "kubernetes pod watch", true, kc.api_url ? kc.api_url : "in-cluster");
 }
 
 int agent_run(struct agent *a)
@@ -794,6 +1625,13 @@ int agent_run(struct agent *a)
 				on_tick(a);
 			} else if (tag == &tag_resolver) {
 				on_resolver(a);
+			} else if (tag == &tag_feed) {
+				on_feed(a);
+			} else if (tag == &tag_kube) {
+				kube_pods_ack(a->kube);
+				verdicts_refresh(a);
+			} else if (tag == &tag_config) {
+				on_config_watch(a);
 			} else if (tag == &tag_attrib) {
 				int err = attrib_watch_process(a->attrib, on_container_change, a);
 
@@ -1128,15 +1966,17 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	}
 	a->config = config;
 	a->opts = *opts;
-	a->epoll_fd = a->signal_fd = a->timer_fd = -1;
+	a->epoll_fd = a->signal_fd = a->timer_fd = a->config_watch_fd = -1;
 	a->self_pid = getpid();
 	read_boot_id(a);
 
 	a->metrics = metrics_new(config->agent.node_name);
-	if (!a->metrics) {
-		err = -errno;
+	a->ratelimit = rate_limit_new(config);
+	if (!a->metrics || !a->ratelimit) {
+		err = -ENOMEM;
 		goto fail;
 	}
+	a->kernel_rl_armed = kernel_rules_armed(a);
 	a->audit = audit_open(config->agent.audit_log, config->agent.audit_stdout);
 	if (!a->audit) {
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
@@ -1208,10 +2048,16 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		log_errno(LOG_LEVEL_ERROR, err, "epoll add");
 		goto fail;
 	}
+	/* Owners first: the first scan arms the kernel from them where the API answers in time. */
+	kube_start(a);
 	err = attrib_rebuild(a);
 	if (err)
 		goto fail;
 	pools_start(a);
+	err = feed_start(a);
+	if (err)
+		goto fail;
+	config_watch_start(a);
 	if (timerfd_settime(a->timer_fd, 0, &tick, NULL)) {
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "timerfd_settime");
 		goto fail;
@@ -1252,9 +2098,16 @@ struct agent *agent_stop(struct agent *a)
 		else
 			incident_finish(a, inc, false);
 	}
+	/* Stop taking alerts, then write every record still held for correlation. */
+	a->feed = falco_feed_stop(a->feed);
+	held_flush(a, true);
 	if (a->metrics)
 		metrics_set_ready(a->metrics, false);
 	a->httpd = httpd_stop(a->httpd);
+	a->kube = kube_pods_stop(a->kube);
+	a->ratelimit = ratelimit_free(a->ratelimit);
+	if (a->config_watch_fd >= 0)
+		close(a->config_watch_fd);
 	if (a->epoll_fd >= 0)
 		pools_stop(a);
 	free(a->pool_applied);

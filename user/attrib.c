@@ -985,3 +985,62 @@ size_t attrib_count(const struct attrib *a)
 {
 	return a ? a->cache.n : 0;
 }
+
+void attrib_foreach(struct attrib *a, attrib_each_fn fn, void *ctx)
+{
+	for (size_t i = 0; a && i < a->cache.cap; i++) {
+		struct entry *e = a->cache.vals[i];
+
+		if (e && e->reported)
+			fn(ctx, &e->info);
+	}
+}
+
+/* The cgroup that is the container's own (not a child such as crun's "container"), else any. */
+static struct entry *find_by_id_prefix(const struct attrib *a, const char *prefix, size_t len, bool *ambiguous)
+{
+	struct entry *best = NULL;
+
+	*ambiguous = false;
+	for (size_t i = 0; i < a->cache.cap; i++) {
+		struct entry *e = a->cache.vals[i];
+
+		if (!e || strncmp(e->info.ref.id, prefix, len))
+			continue;
+		if (best && strcmp(best->info.ref.id, e->info.ref.id)) {
+			*ambiguous = true;
+			return NULL;
+		}
+		if (!best || strlen(e->info.cgroup_path) < strlen(best->info.cgroup_path))
+			best = e;
+	}
+	return best;
+}
+
+int attrib_find_container(struct attrib *a, const char *id_prefix, attrib_change_fn fn, void *ctx,
+			  const struct container_info **ret)
+{
+	size_t len = id_prefix ? strlen(id_prefix) : 0;
+	bool ambiguous;
+	struct entry *e;
+	int err;
+
+	if (!a || !ret || len < 12 || len > CONTAINER_ID_LEN ||
+	    strspn(id_prefix, "0123456789abcdef") != len)
+		return -EINVAL;
+	e = find_by_id_prefix(a, id_prefix, len, &ambiguous);
+	if (!e && !ambiguous) {
+		/* Not seen yet (inotify lag or limits): one walk, then give up. */
+		err = attrib_scan(a, fn, ctx);
+		if (err)
+			return err;
+		e = find_by_id_prefix(a, id_prefix, len, &ambiguous);
+	}
+	if (ambiguous)
+		return -ENOTUNIQ;
+	if (!e)
+		return -ENOENT;
+	meta_refresh(a, e, now_ns());
+	*ret = &e->info;
+	return 0;
+}

@@ -68,6 +68,20 @@ int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_i
 int attrib_watch_fd(const struct attrib *a);
 int attrib_watch_process(struct attrib *a, attrib_change_fn fn, void *ctx);
 
+/* Calls fn for every container cgroup already reported as added (verdicts re-applied). */
+typedef void (*attrib_each_fn)(void *ctx, const struct container_info *info);
+void attrib_foreach(struct attrib *a, attrib_each_fn fn, void *ctx);
+
+/*
+ * The container whose 64-hex id starts with ID_PREFIX (12 to 64 lowercase
+ * hex: Falco's container.id): its own cgroup when several cgroups carry the
+ * id. Walks the tree once on a miss, reporting changes to fn as attrib_scan. 0 with *ret (valid until the next
+ * attrib_* call), -ENOENT, -ENOTUNIQ when the prefix names two containers,
+ * -EINVAL for a malformed prefix.
+ */
+int attrib_find_container(struct attrib *a, const char *id_prefix, attrib_change_fn fn, void *ctx,
+			  const struct container_info **ret);
+
 /* Number of container cgroups cached (for status and metrics). */
 size_t attrib_count(const struct attrib *a);
 

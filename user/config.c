@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -561,6 +562,10 @@ enum field_kind {
 	FIELD_CIDRS,
 	FIELD_UNKNOWN_OWNER,
 	FIELD_LOG_LEVEL,
+	FIELD_MODE,          /* octal file mode, e.g. "0660" */
+	FIELD_UIDS,          /* list of uids */
+	FIELD_LOOPBACK_ADDRESS, /* "" or 127.x.y.z:PORT / [::1]:PORT */
+	FIELD_API_URL,       /* "auto", "" or http(s)://... */
 };
 
 struct agent_field {
@@ -596,7 +601,120 @@ static const struct agent_field agent_fields[] = {
 	{ "pool_resolve_interval_s", FIELD_UINT, AG(pool_resolve_interval_s), 0, 1, 86400 },
 	{ "block_pool_connections", FIELD_BOOL, AG(block_pool_connections), 0, 0, 0 },
 	{ "scan_stratum_argv", FIELD_BOOL, AG(scan_stratum_argv), 0, 0, 0 },
+	{ "falco_socket", FIELD_PATH_OR_OFF, AG(falco_socket), 0, 0, 0 },
+	{ "falco_socket_mode", FIELD_MODE, AG(falco_socket_mode), 0, 0, 0777 },
+	{ "falco_peer_uids", FIELD_UIDS, AG(falco_peer_uids), AG(n_falco_peer_uids), 0, 0 },
+	{ "falco_http_address", FIELD_LOOPBACK_ADDRESS, AG(falco_http_address), 0, 0, 0 },
+	{ "falco_http_token_file", FIELD_PATH_OR_OFF, AG(falco_http_token_file), 0, 0, 0 },
+	{ "falco_max_alert_bytes", FIELD_UINT, AG(falco_max_alert_bytes), 0, 1024, 16 * 1024 * 1024 },
+	{ "falco_queue_size", FIELD_UINT, AG(falco_queue_size), 0, 16, 1048576 },
+	{ "correlation_window_ms", FIELD_UINT, AG(correlation_window_ms), 0, 0, 600000 },
+	{ "rate_limit_containers", FIELD_UINT, AG(rate_limit_containers), 0, 1, 100000 },
+	{ "rate_limit_executables", FIELD_UINT, AG(rate_limit_executables), 0, 1, 100000 },
+	{ "rate_limit_window_s", FIELD_UINT, AG(rate_limit_window_s), 0, 1, 86400 },
+	{ "kubernetes_api", FIELD_API_URL, AG(kubernetes_api), 0, 0, 0 },
+	{ "kubernetes_token_file", FIELD_PATH_OR_OFF, AG(kubernetes_token_file), 0, 0, 0 },
+	{ "kubernetes_ca_file", FIELD_PATH_OR_OFF, AG(kubernetes_ca_file), 0, 0, 0 },
 };
+
+/* Octal mode from a string ("0660") or a YAML 1.1 octal/decimal scalar. */
+static int get_mode(struct parse *p, const yaml_node_t *n, const char *key, unsigned int *out)
+{
+	const char *s;
+	char *end;
+	unsigned long v;
+	int err;
+
+	if ((err = get_scalar(p, n, key, "an octal file mode such as \"0660\"", &s)))
+		return err;
+	if (*s != '0' || strspn(s, "01234567") != strlen(s))
+		return fail(p, n, key, "expected an octal file mode with a leading 0 (e.g. \"0660\"), got '%s'",
+			    show(p, s));
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v > 0777)
+		return fail(p, n, key, "expected a file mode from 0000 to 0777, got '%s'", show(p, s));
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int get_uid_list(struct parse *p, const yaml_node_t *n, const char *key, unsigned int **out,
+			size_t *out_n)
+{
+	size_t count;
+	unsigned int *list;
+	char item_key[128];
+	int err;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(p, n, key, "expected a list of uids, got %s", kind_of(n));
+	count = seq_len(n);
+	list = calloc(count + 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+
+		snprintf(item_key, sizeof(item_key), "%s[%zu]", key, i);
+		if ((err = get_uint(p, item, item_key, 0, 4294967294U, &list[i]))) {
+			free(list);
+			return err;
+		}
+	}
+	free(*out);
+	*out = list;
+	*out_n = count;
+	return 0;
+}
+
+/* The Falco HTTP intake takes alerts unauthenticated by default: loopback only. */
+static int get_loopback_address(struct parse *p, const yaml_node_t *n, const char *key, char **out)
+{
+	const char *s, *colon;
+	unsigned int port;
+	char *end;
+	int err;
+
+	if ((err = get_scalar(p, n, key, "HOST:PORT on loopback", &s)))
+		return err;
+	if (!*s)
+		return set_string(out, s);
+	colon = strrchr(s, ':');
+	if (!colon || (strncmp(s, "127.", 4) && strncmp(s, "[::1]:", 6)) || (s[0] != '[' && strchr(s, '[')))
+		return fail(p, n, key, "expected a loopback HOST:PORT (127.0.0.1:2802 or [::1]:2802), got '%s'",
+			    show(p, s));
+	errno = 0;
+	port = (unsigned int)strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] < '0' || colon[1] > '9' || port > 65535)
+		return fail(p, n, key, "port must be a number from 0 to 65535 in '%s'", show(p, s));
+	if (s[0] == '1') {
+		struct in_addr in;
+		char host[32];
+
+		if ((size_t)(colon - s) >= sizeof(host))
+			return fail(p, n, key, "'%s' is not a loopback address", show(p, s));
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		if (inet_pton(AF_INET, host, &in) != 1)
+			return fail(p, n, key, "'%s' is not a loopback address", show(p, s));
+	}
+	return set_string(out, s);
+}
+
+static int get_api_url(struct parse *p, const yaml_node_t *n, const char *key, char **out)
+{
+	const char *s;
+	int err;
+
+	if ((err = get_scalar(p, n, key, "\"auto\", \"\" or an http(s) URL", &s)))
+		return err;
+	if (*s && strcmp(s, "auto") && strncmp(s, "https://", 8) && strncmp(s, "http://", 7))
+		return fail(p, n, key, "expected \"auto\", \"\" (off) or an http:// or https:// URL, got '%s'",
+			    show(p, s));
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/.-_[]%") != strlen(s))
+		return fail(p, n, key, "'%s' is not a plain URL (no query, spaces or credentials)", show(p, s));
+	return set_string(out, s);
+}
 
 static int parse_agent_field(struct parse *p, const struct agent_field *f, const yaml_node_t *v,
 			     const char *key, struct agent_config *ag)
@@ -638,6 +756,14 @@ static int parse_agent_field(struct parse *p, const struct agent_field *f, const
 		if (strcmp(s, "error") && strcmp(s, "warn") && strcmp(s, "info") && strcmp(s, "debug"))
 			return fail(p, v, key, "expected error, warn, info or debug, got '%s'", show(p, s));
 		return set_string(field, s);
+	case FIELD_MODE:
+		return get_mode(p, v, key, field);
+	case FIELD_UIDS:
+		return get_uid_list(p, v, key, field, (size_t *)((char *)ag + f->n_offset));
+	case FIELD_LOOPBACK_ADDRESS:
+		return get_loopback_address(p, v, key, field);
+	case FIELD_API_URL:
+		return get_api_url(p, v, key, field);
 	}
 	return -EINVAL;
 }
@@ -702,6 +828,19 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ag->stratum_rule, "Detect crypto miners using the Stratum protocol");
 	err = err ?: set_default(&ag->pool_lists, "/etc/reflex/miner_pools.txt");
 	err = err ?: set_default(&ag->log_level, "info");
+	err = err ?: set_default(&ag->falco_socket, "/run/reflex/falco.sock");
+	err = err ?: set_default(&ag->falco_http_address, "");
+	err = err ?: set_default(&ag->falco_http_token_file, "");
+	err = err ?: set_default(&ag->kubernetes_api, "auto");
+	err = err ?: set_default(&ag->kubernetes_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	err = err ?: set_default(&ag->kubernetes_ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+	if (!err && !ag->falco_peer_uids) {
+		/* Falco runs as root; other writers are added explicitly. */
+		ag->falco_peer_uids = calloc(1, sizeof(*ag->falco_peer_uids));
+		if (!ag->falco_peer_uids)
+			return -ENOMEM;
+		ag->n_falco_peer_uids = 1;
+	}
 	if (!err && !ag->containerd_roots) {
 		ag->containerd_roots = calloc(3, sizeof(char *));
 		if (!ag->containerd_roots)
@@ -855,6 +994,13 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	c->agent.pool_resolve_interval_s = 300;
 	c->agent.block_pool_connections = true;
 	c->agent.scan_stratum_argv = true;
+	c->agent.falco_socket_mode = 0660;
+	c->agent.falco_max_alert_bytes = 1024 * 1024;
+	c->agent.falco_queue_size = 4096;
+	c->agent.correlation_window_ms = 5000;
+	c->agent.rate_limit_containers = 5;
+	c->agent.rate_limit_executables = 5;
+	c->agent.rate_limit_window_s = 60;
 	c->path = strdup(name);
 	if (!c->path || !yaml_parser_initialize(&parser)) {
 		snprintf(p.err, p.errlen, "%s: out of memory", name);
@@ -959,6 +1105,13 @@ struct reflex_config *config_free(struct reflex_config *c)
 	free(ag->stratum_rule);
 	free(ag->pool_lists);
 	free_list(ag->pool_cidrs, ag->n_pool_cidrs);
+	free(ag->falco_socket);
+	free(ag->falco_peer_uids);
+	free(ag->falco_http_address);
+	free(ag->falco_http_token_file);
+	free(ag->kubernetes_api);
+	free(ag->kubernetes_token_file);
+	free(ag->kubernetes_ca_file);
 	free(c);
 	return NULL;
 }

@@ -72,6 +72,24 @@ struct agent_config {
 	unsigned int pool_resolve_interval_s; /* re-resolve domains; default 300 (1..86400) */
 	bool block_pool_connections; /* deny pool connects (EPERM) where the rule kills; default true */
 	bool scan_stratum_argv;  /* flag execs whose argv has stratum+tcp:// etc.; default true */
+	/* Falco feed (issue: Falco alerts read locally). */
+	char *falco_socket;      /* unix stream socket; default /run/reflex/falco.sock; "" disables */
+	unsigned int falco_socket_mode; /* default 0660 */
+	unsigned int *falco_peer_uids;  /* SO_PEERCRED uids allowed to write; default [0] */
+	size_t n_falco_peer_uids;
+	char *falco_http_address; /* loopback HOST:PORT for http_output/sidekick; default "" (off) */
+	char *falco_http_token_file; /* X-Falco-Token required when set; default "" (none) */
+	unsigned int falco_max_alert_bytes; /* default 1 MiB */
+	unsigned int falco_queue_size;  /* alerts held between reader and event loop; default 4096 */
+	unsigned int correlation_window_ms; /* Falco alert <-> kernel event; default 5000 */
+	/* Kill rate limit per rule: past it the rule disarms to alert-only until reload. */
+	unsigned int rate_limit_containers;  /* distinct containers killed in the window; default 5 */
+	unsigned int rate_limit_executables; /* distinct exe paths killed in the window; default 5 */
+	unsigned int rate_limit_window_s;    /* default 60 */
+	/* Pod owners from the Kubernetes API (node-scoped list+watch). */
+	char *kubernetes_api;     /* "auto" (in-cluster when KUBERNETES_SERVICE_HOST is set), "" off, or a URL */
+	char *kubernetes_token_file; /* default the service account token; "" none */
+	char *kubernetes_ca_file;    /* default the service account ca.crt; "" system CAs */
 };
 
 struct reflex_config {

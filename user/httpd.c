@@ -115,6 +115,15 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, unsigned 
 	return fd;
 }
 
+int httpd_listen(const char *address, unsigned short *ret_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int err = parse_address(address, &ss, &len);
+
+	return err ? err : listen_on(&ss, len, ret_port);
+}
+
 /* BODY is a static string, or malloc'd when OWNED (MHD frees it). */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
 			     const char *body, bool owned)

@@ -15,6 +15,12 @@ struct httpd;
  * NULL and errno set on failure (bad address: EINVAL; bind: the bind errno).
  */
 struct httpd *httpd_start(const char *address, struct metrics *m);
+/*
+ * A listening TCP socket (non-blocking, close-on-exec) on ADDRESS as above,
+ * for other libmicrohttpd daemons of the agent. fd, or a negative errno.
+ */
+int httpd_listen(const char *address, unsigned short *ret_port);
+
 /* The port actually bound. */
 unsigned short httpd_port(const struct httpd *h);
 /* Accepts NULL; returns NULL. */

@@ -74,6 +74,36 @@ static const struct metric_def kernel_defs[] = {
 				     "bpf_send_signal calls that failed in the kernel." },
 };
 
+static const struct metric_def feed_defs[] = {
+	[METRIC_F_ALERTS] = { "reflex_falco_alerts_total", NULL, "alerts", "Falco alerts taken in (socket and HTTP)." },
+	[METRIC_F_PARSED] = { "reflex_falco_alerts_parsed_total", NULL, "parsed", "Falco alerts parsed." },
+	[METRIC_F_REJECTED] = { "reflex_falco_alerts_rejected_total", NULL, "rejected",
+				"Input rejected: malformed, oversized, not UTF-8, too deeply nested." },
+	[METRIC_F_DROPPED] = { "reflex_falco_alerts_dropped_total", NULL, "dropped",
+			       "Oldest alerts dropped because the intake queue was full." },
+	[METRIC_F_TRUNCATED] = { "reflex_falco_lines_truncated_total", NULL, "truncated",
+				 "Partial lines lost to writers that disconnected mid-line." },
+	[METRIC_F_PEERS_REFUSED] = { "reflex_falco_peers_refused_total", NULL, "peers_refused",
+				     "Socket writers refused by SO_PEERCRED." },
+	[METRIC_F_HTTP_UNAUTHORIZED] = { "reflex_falco_http_unauthorized_total", NULL, "http_unauthorized",
+					 "HTTP alerts without the right X-Falco-Token." },
+	[METRIC_F_QUEUED] = { "reflex_falco_queue_length", NULL, "queued", "Alerts waiting in the intake queue." },
+	[METRIC_F_CORRELATED] = { "reflex_falco_correlated_total", NULL, "correlated",
+				  "Falco alerts and kernel detections joined into one incident." },
+	[METRIC_F_UNCONFIGURED] = { "reflex_falco_alerts_unconfigured_total", NULL, "unconfigured",
+				    "Alerts of rules the config does not name (counted, not audited)." },
+	[METRIC_F_KUBE_SYNCED] = { "reflex_kubernetes_synced", NULL, "kubernetes_synced",
+				   "1 while the pod list+watch is current." },
+	[METRIC_F_KUBE_PODS] = { "reflex_kubernetes_pods", NULL, "kubernetes_pods", "Pods known on this node." },
+	[METRIC_F_KUBE_ERRORS] = { "reflex_kubernetes_errors_total", NULL, "kubernetes_errors",
+				   "Failed Kubernetes API requests." },
+	[METRIC_F_KUBE_LISTS] = { "reflex_kubernetes_lists_total", NULL, "kubernetes_lists",
+				  "Full pod lists (first, and relists after 410 or errors)." },
+};
+
+_Static_assert(sizeof(feed_defs) / sizeof(feed_defs[0]) == METRIC_F_MAX,
+	       "feed_defs must name every enum metric_feed_value");
+
 /* A new counter in metrics.h must get a name here: the build fails until it does. */
 _Static_assert(sizeof(counter_defs) / sizeof(counter_defs[0]) == METRIC_COUNTER_MAX,
 	       "counter_defs must name every enum metric_counter");
@@ -95,7 +125,10 @@ struct metrics {
 	_Atomic uint64_t kernel[METRIC_K_MAX];
 	_Atomic uint64_t containers;
 	_Atomic uint64_t pool_domains, pool_addresses, pool_resolved, pool_failing;
+	_Atomic uint64_t feed[METRIC_F_MAX];
 	atomic_bool ready;
+	char **disarmed; /* under hooks_lock */
+	size_t n_disarmed;
 	char *node; /* immutable after metrics_new */
 	pthread_mutex_t hooks_lock;
 	struct hook hooks[METRICS_MAX_HOOKS];
@@ -145,6 +178,8 @@ struct metrics *metrics_new(const char *node)
 		atomic_init(&m->counters[i], 0);
 	for (int i = 0; i < METRIC_K_MAX; i++)
 		atomic_init(&m->kernel[i], 0);
+	for (int i = 0; i < METRIC_F_MAX; i++)
+		atomic_init(&m->feed[i], 0);
 	atomic_init(&m->containers, 0);
 	atomic_init(&m->ready, false);
 	return m;
@@ -158,6 +193,9 @@ struct metrics *metrics_free(struct metrics *m)
 		free(m->hooks[i].name);
 		free(m->hooks[i].detail);
 	}
+	for (size_t i = 0; i < m->n_disarmed; i++)
+		free(m->disarmed[i]);
+	free(m->disarmed);
 	pthread_mutex_destroy(&m->hooks_lock);
 	free(m->node);
 	free(m);
@@ -209,6 +247,31 @@ void metrics_set_pool_resolution(struct metrics *m, uint64_t resolved, uint64_t 
 		return;
 	atomic_store_explicit(&m->pool_resolved, resolved, memory_order_relaxed);
 	atomic_store_explicit(&m->pool_failing, failing, memory_order_relaxed);
+}
+
+void metrics_set_feed(struct metrics *m, enum metric_feed_value v, uint64_t value)
+{
+	if (m && (unsigned int)v < METRIC_F_MAX)
+		atomic_store_explicit(&m->feed[v], value, memory_order_relaxed);
+}
+
+void metrics_set_disarmed(struct metrics *m, const char *const *rules, size_t n)
+{
+	char **copy = n ? calloc(n, sizeof(*copy)) : NULL;
+	size_t k = 0;
+
+	if (!m)
+		return;
+	for (size_t i = 0; copy && i < n; i++)
+		if ((copy[k] = utf8_dup(rules[i])))
+			k++;
+	pthread_mutex_lock(&m->hooks_lock);
+	for (size_t i = 0; i < m->n_disarmed; i++)
+		free(m->disarmed[i]);
+	free(m->disarmed);
+	m->disarmed = copy;
+	m->n_disarmed = k;
+	pthread_mutex_unlock(&m->hooks_lock);
 }
 
 static uint64_t gauge_get(const _Atomic uint64_t *g)
@@ -311,7 +374,7 @@ static void put_counters(FILE *f, const struct metric_def *defs, size_t n, const
 
 char *metrics_render_prometheus(const struct metrics *m)
 {
-	uint64_t counters[METRIC_COUNTER_MAX], kernel[METRIC_K_MAX];
+	uint64_t counters[METRIC_COUNTER_MAX], kernel[METRIC_K_MAX], feed[METRIC_F_MAX];
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f;
@@ -329,6 +392,9 @@ char *metrics_render_prometheus(const struct metrics *m)
 		kernel[i] = kernel_get(m, (enum metric_kernel_counter)i);
 	put_counters(f, counter_defs, METRIC_COUNTER_MAX, counters);
 	put_counters(f, kernel_defs, METRIC_K_MAX, kernel);
+	for (int i = 0; i < METRIC_F_MAX; i++)
+		feed[i] = gauge_get(&m->feed[i]);
+	put_counters(f, feed_defs, METRIC_F_MAX, feed);
 
 	put_family(f, "reflex_containers_tracked", "Containers the agent knows (cgroup id to pod).", "gauge");
 	fprintf(f, "reflex_containers_tracked %llu\n", (unsigned long long)containers_get(m));
@@ -352,6 +418,15 @@ char *metrics_render_prometheus(const struct metrics *m)
 		fputs("\",detail=\"", f);
 		put_label_value(f, m->hooks[i].detail ? m->hooks[i].detail : "");
 		fprintf(f, "\"} %d\n", m->hooks[i].active ? 1 : 0);
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
+
+	put_family(f, "reflex_rule_disarmed", "1 for a rule the kill rate limit disarmed to alert-only.", "gauge");
+	pthread_mutex_lock((pthread_mutex_t *)&m->hooks_lock);
+	for (size_t i = 0; i < m->n_disarmed; i++) {
+		fputs("reflex_rule_disarmed{rule=\"", f);
+		put_label_value(f, m->disarmed[i]);
+		fputs("\"} 1\n", f);
 	}
 	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
 
@@ -425,7 +500,7 @@ static json_t *hooks_json(const struct metrics *m)
 
 char *metrics_render_status_json(const struct metrics *m)
 {
-	json_t *o, *counters, *kernel;
+	json_t *o, *counters, *kernel, *feed, *disarmed;
 	char *out = NULL;
 	int err = 0;
 
@@ -457,6 +532,17 @@ char *metrics_render_status_json(const struct metrics *m)
 	add(o, "pool_addresses", json_u64(gauge_get(&m->pool_addresses)), &err);
 	add(o, "pool_domains_resolving", json_u64(gauge_get(&m->pool_resolved)), &err);
 	add(o, "pool_domains_failing", json_u64(gauge_get(&m->pool_failing)), &err);
+	feed = json_object();
+	for (int i = 0; feed && i < METRIC_F_MAX; i++)
+		add(feed, feed_defs[i].key, json_u64(gauge_get(&m->feed[i])), &err);
+	add(o, "falco", feed, &err);
+	disarmed = json_array();
+	pthread_mutex_lock((pthread_mutex_t *)&m->hooks_lock);
+	for (size_t i = 0; disarmed && i < m->n_disarmed; i++)
+		if (json_array_append_new(disarmed, json_string(m->disarmed[i])))
+			err = -ENOMEM;
+	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
+	add(o, "disarmed_rules", disarmed, &err);
 	if (!err)
 		out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);

@@ -7,6 +7,7 @@
 #define REFLEX_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum metric_counter {
@@ -41,6 +42,25 @@ enum metric_kernel_counter {
 	METRIC_K_MAX,
 };
 
+/* Falco feed and Kubernetes watch state, copied in by the event loop. */
+enum metric_feed_value {
+	METRIC_F_ALERTS = 0,      /* alerts taken in (socket lines, HTTP bodies) */
+	METRIC_F_PARSED,
+	METRIC_F_REJECTED,        /* malformed, oversized, not UTF-8, too deep, ... */
+	METRIC_F_DROPPED,         /* oldest dropped from the full queue */
+	METRIC_F_TRUNCATED,       /* partial lines of writers that disconnected */
+	METRIC_F_PEERS_REFUSED,
+	METRIC_F_HTTP_UNAUTHORIZED,
+	METRIC_F_QUEUED,          /* gauge */
+	METRIC_F_CORRELATED,      /* Falco alerts joined to a kernel incident (and the reverse) */
+	METRIC_F_UNCONFIGURED,    /* alerts of rules the config does not name: counted only */
+	METRIC_F_KUBE_SYNCED,     /* gauge 0/1 */
+	METRIC_F_KUBE_PODS,       /* gauge */
+	METRIC_F_KUBE_ERRORS,
+	METRIC_F_KUBE_LISTS,
+	METRIC_F_MAX,
+};
+
 #define METRICS_MAX_HOOKS 16
 
 struct metrics;
@@ -63,6 +83,10 @@ void metrics_set_pool_resolution(struct metrics *m, uint64_t resolved, uint64_t 
  * or inactive with the reason. Called during start-up only.
  */
 void metrics_set_hook(struct metrics *m, const char *name, bool active, const char *detail);
+void metrics_set_feed(struct metrics *m, enum metric_feed_value v, uint64_t value);
+/* Rules disarmed by the kill rate limit (copied); empty after a reload re-arms them. */
+void metrics_set_disarmed(struct metrics *m, const char *const *rules, size_t n);
+
 /* Ready once the hooks are attached. */
 void metrics_set_ready(struct metrics *m, bool ready);
 bool metrics_ready(const struct metrics *m);

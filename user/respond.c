@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -279,4 +280,161 @@ thaw:
 	if (thaw_err)
 		return thaw_err;
 	return signalled;
+}
+
+/* "0::" path of /proc/<pid>/cgroup into ret (relative to the cgroup root). */
+static int proc_cgroup_path(pid_t pid, char *ret, size_t size)
+{
+	char path[64], buf[4096];
+	char *line, *save = NULL;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : n;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if ((size_t)snprintf(ret, size, "%s", line + 3) >= size)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int respond_check_target(const struct respond_target *t, pid_t pid)
+{
+	char cg[PATH_MAX], link[64], exe[PATH_MAX + 16];
+	size_t scope_len = strlen(t->scope_rel);
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t ticks;
+	ssize_t n;
+	int err;
+
+	if (pid <= 1 || hz <= 0)
+		return -EPERM;
+	err = proc_cgroup_path(pid, cg, sizeof(cg));
+	if (err)
+		return err;
+	/* In the container's cgroup or below it, never beside it (".../abc" vs ".../abcd"). */
+	if (strncmp(cg, t->scope_rel, scope_len) || (cg[scope_len] != '\0' && cg[scope_len] != '/') ||
+	    strstr(cg, "/.."))
+		return -ESTALE;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -ESTALE; /* kernel threads have no exe */
+	exe[n] = '\0';
+	/* An unlinked binary reads "PATH (deleted)": still the same executable. */
+	if ((size_t)n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	if (strcmp(exe, t->exe_path))
+		return -ESTALE;
+	if (t->not_after_boottime_ns) {
+		err = respond_proc_start_ticks(pid, &ticks);
+		if (err)
+			return err;
+		/* One tick of slack: start times are counted in ticks. */
+		if (ticks * (1000000000ULL / (uint64_t)hz) > t->not_after_boottime_ns + 1000000000ULL / (uint64_t)hz)
+			return -ESTALE;
+	}
+	return 0;
+}
+
+/* Verify through a pidfd, then signal: the pid cannot be reused under us. */
+static int kill_checked(const struct respond_target *t, pid_t pid, int *ret_pidfd)
+{
+	int pidfd = respond_pidfd_open(pid), err;
+
+	if (pidfd < 0)
+		return pidfd;
+	err = respond_check_target(t, pid);
+	/* Still alive after the reads: they were about the process the pidfd pins. */
+	if (!err)
+		err = pidfd_send_signal(pidfd, 0);
+	if (!err)
+		err = pidfd_send_signal(pidfd, SIGKILL);
+	if (err) {
+		close(pidfd);
+		return err;
+	}
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+/* Pids of DIR/cgroup.procs and of every cgroup below (bounded depth), appended to pids. */
+static void collect_pids(const char *dir, int depth, pid_t *pids, size_t max, size_t *n)
+{
+	char path[PATH_MAX + 16], buf[65536];
+	struct dirent *de;
+	DIR *d;
+	int len;
+
+	if (depth > 8 || (size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return;
+	len = read_small_file(path, buf, sizeof(buf));
+	for (char *p = buf, *end; len > 0 && *p && *n < max; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v > 1)
+			pids[(*n)++] = (pid_t)v;
+	}
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && *n < max) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
+			collect_pids(path, depth + 1, pids, max, n);
+	}
+	closedir(d);
+}
+
+int respond_kill_target(const char *cgroup_root, const struct respond_target *t, pid_t pid, int *pidfds,
+			size_t max_pidfds, size_t *ret_killed)
+{
+	char dir[PATH_MAX];
+	pid_t pids[RESPOND_MAX_TARGETS];
+	size_t n = 0, killed = 0;
+	int err, last = -ESRCH;
+
+	*ret_killed = 0;
+	if (pid > 0) {
+		err = kill_checked(t, pid, &pidfds[0]);
+		if (err)
+			return err;
+		*ret_killed = 1;
+		return 0;
+	}
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", cgroup_root, t->scope_rel) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	collect_pids(dir, 0, pids, RESPOND_MAX_TARGETS, &n);
+	for (size_t i = 0; i < n && killed < max_pidfds; i++) {
+		err = kill_checked(t, pids[i], &pidfds[killed]);
+		if (!err)
+			killed++;
+		else if (err != -ESTALE && err != -ESRCH)
+			last = err;
+	}
+	*ret_killed = killed;
+	return killed ? 0 : last;
+}
+
+pid_t respond_pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024], *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -ENOENT;
+	return (pid_t)strtol(p + 5, NULL, 10);
 }

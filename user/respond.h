@@ -50,6 +50,35 @@ int respond_cgroup_populated(int events_fd);
  */
 int respond_kill_cgroup_v1(const char *freezer_dir, unsigned int timeout_ms);
 
+/*
+ * A process a Falco alert names, which carries no start time or cgroup id:
+ * it must be in the container's cgroup (or below it), run EXE_PATH, and
+ * have started no later than the alert's event.
+ */
+struct respond_target {
+	const char *scope_rel;  /* container's cgroup, relative to the cgroup root, leading '/' */
+	const char *exe_path;   /* as /proc/<pid>/exe reads (" (deleted)" ignored) */
+	uint64_t not_after_boottime_ns; /* CLOCK_BOOTTIME of the event; 0: no bound */
+};
+
+#define RESPOND_MAX_TARGETS 256
+
+/* 0 when PID is such a process, -ESTALE when it is not, -ESRCH when gone, -EPERM for pid <= 1. */
+int respond_check_target(const struct respond_target *t, pid_t pid);
+
+/*
+ * PID > 0: kill that process if it is a target (pidfd, checks, SIGKILL).
+ * PID 0: every target process in the container's cgroups. The pidfds of the
+ * killed go into PIDFDS (at most MAX_PIDFDS), their count into *ret_killed.
+ * 0 when at least one was killed; else -ESRCH (none/gone), -ESTALE (pid
+ * given but not a target) or another negative errno.
+ */
+int respond_kill_target(const char *cgroup_root, const struct respond_target *t, pid_t pid, int *pidfds,
+			size_t max_pidfds, size_t *ret_killed);
+
+/* The pid a pidfd names (fdinfo "Pid:"), or a negative errno. */
+pid_t respond_pidfd_pid(int pidfd);
+
 /* pidfd_open(2): fd or negative errno. */
 int respond_pidfd_open(pid_t pid);
 

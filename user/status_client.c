@@ -270,6 +270,21 @@ int status_print(FILE *out, const char *json_body, char *err, size_t errlen)
 	}
 	put_counters(out, "counters", json_object_get(doc, "counters"));
 	put_counters(out, "kernel", json_object_get(doc, "kernel"));
+	put_counters(out, "falco", json_object_get(doc, "falco"));
+	v = json_object_get(doc, "disarmed_rules");
+	if (json_is_array(v)) {
+		json_t *rule;
+
+		fputs("disarmed rules:", out);
+		if (!json_array_size(v))
+			fputs("        none", out);
+		json_array_foreach(v, i, rule) {
+			fputs("\n  ", out);
+			put_safe(out, json_is_string(rule) ? json_string_value(rule) : "?");
+			fputs(" (alert-only until reload: kill rate limit)", out);
+		}
+		fputc('\n', out);
+	}
 	{
 		static const struct {
 			const char *label, *key;

@@ -11,7 +11,11 @@ RX_STRATUM_RULE="Detect crypto miners using the Stratum protocol"
 # rx_agent_config FILE ACTION [DRYRUN] [EXTRA_YAML] [AGENT_YAML]: a config whose
 # exec rules take ACTION (pool and stratum rules: $RX_POOL_ACTION, default
 # ACTION); EXTRA_YAML is appended at top level (e.g. exceptions), AGENT_YAML
-# inside agent: (indented two spaces).
+# inside agent: (indented two spaces). The Falco socket is $RX_FALCO_SOCKET
+# (default in the agent dir), the HTTP intake $RX_FALCO_HTTP (default off), the
+# correlation window $RX_CORRELATION_MS (300 ms: records are written when it
+# closes, so tests that do not correlate stay quick). Extra rules go in
+# $RX_EXTRA_RULES (YAML list items).
 rx_agent_config() {
 	local file=$1 action=$2 dryrun=${3:-false} extra=${4:-} agent_extra=${5:-}
 	cat >"$file" <<YAML
@@ -32,6 +36,7 @@ rules:
   - name: $RX_STRATUM_RULE
     action: ${RX_POOL_ACTION:-$action}
     audit_reason: crypto miner started with a stratum URL
+${RX_EXTRA_RULES:-}
 $extra
 agent:
   node_name: it-node
@@ -43,6 +48,9 @@ agent:
   kill_timeout_ms: 2000
   log_level: debug
   pool_lists: $RX_ROOT/rules/miner_pools.txt
+  falco_socket: ${RX_FALCO_SOCKET:-$RX_TMP/agent/falco.sock}
+  falco_http_address: "${RX_FALCO_HTTP:-}"
+  correlation_window_ms: ${RX_CORRELATION_MS:-300}
 $agent_extra
 YAML
 }

@@ -64,7 +64,7 @@ t_udp_sendmsg_to_pool_denied() {
 	[ "$rc" -eq 13 ] || [ "$rc" -eq 137 ] || rx_fail "UDP sendmsg exit $rc, want 13 (EPERM) or 137 (then killed)"
 	sleep 0.3
 	! rx_pool_saw udp $RX_POOL_V4 3333 || rx_fail "the pool received the datagram"
-	grep -q "sendmsg to $RX_POOL_V4:3333 (udp" "$RX_TMP/agent/stdout" || { rx_audit_show; rx_fail "no sendmsg audit"; }
+	rx_wait_for grep -q "sendmsg to $RX_POOL_V4:3333 (udp" "$RX_TMP/agent/stdout" || { rx_audit_show; rx_fail "no sendmsg audit"; }
 }
 
 t_non_pool_traffic_goes_through() {

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""A Kubernetes API server stand-in for the pod list+watch client (user/kube.c).
+
+Serves GET /api/v1/pods with fieldSelector=spec.nodeName=NODE as a real
+PodList, and with watch=1 as a chunked stream of watch events, one JSON line
+each (ADDED/MODIFIED/DELETED/BOOKMARK/ERROR in the real {"type","object"}
+shape), resuming from resourceVersion. A test drives it while a watch is open:
+
+  POST   /_control/pods           pod JSON (or a JSON array of pods): ADDED or MODIFIED
+  DELETE /_control/pods/NS/NAME   DELETED
+  POST   /_control/expire         open watches get ERROR 410 (the recorded event);
+                                  watches from an older resourceVersion too
+  POST   /_control/token          {"token": T, "write_file_on_401": PATH}: only T is
+                                  accepted from now; with PATH, the next 401 first
+                                  writes T there (a token rotated meanwhile)
+  POST   /_control/bookmark       open watches that asked for bookmarks get one
+  POST   /_control/close          open watches end cleanly (as after timeoutSeconds)
+  POST   /_control/hugeline       open watches send a line over 4 MiB
+  GET    /_control/state          {"resourceVersion", "watches", "pods"}
+
+Each request is logged as one line "METHOD PATH?QUERY auth=none|valid|invalid
+code=N". Binds 127.0.0.1 port 0 and prints the port on stdout; stops by
+itself after --seconds.
+"""
+import argparse
+import json
+import os
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXPIRED_DEFAULT = os.path.join(HERE, "../../../shared/fixtures/k8s/watch-event-410.json")
+# Same as the recorded fixture; used when shared/ is not beside the repo.
+EXPIRED_BUILTIN = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                               "status": "Failure", "message": "too old resource version: 1 (3473)",
+                                               "reason": "Expired", "code": 410}}
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--log", required=True)
+ap.add_argument("--pods", action="append", default=[],
+                help="JSON file: a pod, an array of pods or a PodList (repeatable)")
+ap.add_argument("--token", help="bearer token to accept; none: no auth check")
+ap.add_argument("--split", type=int, default=0,
+                help="send watch data in pieces of this many bytes (tests line buffering)")
+ap.add_argument("--expired-event", default=EXPIRED_DEFAULT)
+ap.add_argument("--seconds", type=int, default=300)
+args = ap.parse_args()
+
+try:
+    with open(args.expired_event, "rb") as f:
+        EXPIRED_LINE = json.dumps(json.load(f), separators=(",", ":")).encode() + b"\n"
+except OSError:
+    EXPIRED_LINE = json.dumps(EXPIRED_BUILTIN, separators=(",", ":")).encode() + b"\n"
+
+UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+
+
+class State:
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.rv = 1000
+        self.compacted = 0  # watches from a resourceVersion below this get 410
+        self.pods = {}      # (namespace, name) -> pod
+        self.history = []   # (rv, type, pod)
+        self.token = args.token
+        self.write_file_on_401 = None
+        self.gens = {"expire": 0, "close": 0, "bookmark": 0, "hugeline": 0}
+        self.watches = 0
+
+    def upsert(self, pod):
+        meta = pod.setdefault("metadata", {})
+        meta.setdefault("uid", str(uuid.uuid4()))
+        key = (meta.get("namespace", "default"), meta["name"])
+        meta.setdefault("namespace", key[0])
+        self.rv += 1
+        meta["resourceVersion"] = str(self.rv)
+        kind = "MODIFIED" if key in self.pods else "ADDED"
+        self.pods[key] = pod
+        self.history.append((self.rv, kind, pod))
+
+    def delete(self, ns, name):
+        pod = self.pods.pop((ns, name), None)
+        if pod is None:
+            return False
+        self.rv += 1
+        pod = json.loads(json.dumps(pod))
+        pod["metadata"]["resourceVersion"] = str(self.rv)
+        self.history.append((self.rv, "DELETED", pod))
+        return True
+
+
+state = State()
+log_lock = threading.Lock()
+log = open(args.log, "a", buffering=1)
+
+
+def load_pods(path):
+    with open(path) as f:
+        doc = json.load(f)
+    if isinstance(doc, dict) and doc.get("kind") == "PodList":
+        return doc.get("items") or []
+    return doc if isinstance(doc, list) else [doc]
+
+
+for path in args.pods:
+    for p in load_pods(path):
+        state.upsert(p)
+
+
+def on_node(pod, node):
+    return node is None or (pod.get("spec") or {}).get("nodeName") == node
+
+
+def event_line(kind, pod):
+    obj = dict(pod)
+    obj["kind"] = "Pod"
+    obj["apiVersion"] = "v1"
+    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def bookmark_line(rv):
+    # What a real API server sends: an almost empty Pod with only the version.
+    obj = {"kind": "Pod", "apiVersion": "v1",
+           "metadata": {"resourceVersion": str(rv), "creationTimestamp": None},
+           "spec": {"containers": None}, "status": {}}
+    return json.dumps({"type": "BOOKMARK", "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *a):
+        pass
+
+    def log_request_line(self, auth, code):
+        with log_lock:
+            log.write(f"{self.command} {self.path} auth={auth} code={code}\n")
+
+    def auth(self):
+        h = self.headers.get("Authorization")
+        if h is None:
+            return "none"
+        with state.cond:
+            return "valid" if state.token is not None and h == "Bearer " + state.token else "invalid"
+
+    def send_json(self, code, doc, auth="none"):
+        body = json.dumps(doc).encode()
+        self.log_request_line(auth, code)
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    # ---------------------------------------------------------------- API
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        if url.path == "/_control/state":
+            with state.cond:
+                doc = {"resourceVersion": str(state.rv), "watches": state.watches, "pods": len(state.pods)}
+            return self.send_json(200, doc)
+        if url.path != "/api/v1/pods":
+            return self.send_json(404, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                        "status": "Failure", "message": "the server could not find the requested resource",
+                                        "reason": "NotFound", "code": 404})
+        auth = self.auth()
+        with state.cond:
+            need_auth = state.token is not None
+        if need_auth and auth != "valid":
+            with state.cond:
+                path, state.write_file_on_401 = state.write_file_on_401, None
+                token = state.token
+            if path:
+                tmp = path + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write(token + "\n")
+                os.rename(tmp, path)
+            return self.send_json(401, UNAUTHORIZED, auth)
+
+        q = parse_qs(url.query)
+        node = None
+        for sel in q.get("fieldSelector", []):
+            for term in sel.split(","):
+                k, _, v = term.partition("=")
+                if k != "spec.nodeName":
+                    return self.send_json(400, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                                "status": "Failure", "reason": "BadRequest", "code": 400,
+                                                "message": f"field label not supported: {k}"}, auth)
+                node = v
+        if q.get("watch", [""])[0] in ("1", "true"):
+            return self.watch(q, node, auth)
+        with state.cond:
+            items = []
+            for p in state.pods.values():
+                if on_node(p, node):
+                    p = dict(p)
+                    p.pop("kind", None)
+                    p.pop("apiVersion", None)
+                    items.append(p)
+            doc = {"kind": "PodList", "apiVersion": "v1",
+                   "metadata": {"resourceVersion": str(state.rv)}, "items": items}
+        self.send_json(200, doc, auth)
+
+    def chunk(self, data, split=True):
+        pieces = [data]
+        if split and args.split > 0:
+            pieces = [data[i:i + args.split] for i in range(0, len(data), args.split)]
+        for piece in pieces:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            if split and args.split > 0:
+                time.sleep(0.005)
+
+    def watch(self, q, node, auth):
+        start = q.get("resourceVersion", [""])[0]
+        bookmarks = q.get("allowWatchBookmarks", [""])[0] == "true"
+        timeout = int(q.get("timeoutSeconds", ["1800"])[0])
+        self.log_request_line(auth, 200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        deadline = time.monotonic() + timeout
+        with state.cond:
+            gens = dict(state.gens)
+            state.watches += 1
+            if start not in ("", "0") and int(start) < state.compacted:
+                pending, last = None, state.rv
+            elif start in ("", "0"):
+                # No version: synthetic ADDED for what exists, then changes.
+                pending = b"".join(event_line("ADDED", p) for p in state.pods.values() if on_node(p, node))
+                last = state.rv
+            else:
+                pending, last = b"", int(start)
+        try:
+            if pending is None:
+                self.chunk(EXPIRED_LINE)
+                return self.end_chunks()
+            if pending:
+                self.chunk(pending)
+            while time.monotonic() < deadline:
+                with state.cond:
+                    state.cond.wait_for(lambda: state.gens != gens or state.history and state.history[-1][0] > last,
+                                        timeout=0.2)
+                    # Several events at once go out in one chunk, as the real one may.
+                    events = [(rv, t, p) for rv, t, p in state.history if rv > last]
+                    data = b"".join(event_line(t, p) for rv, t, p in events if on_node(p, node))
+                    if events:
+                        last = events[-1][0]
+                    changed = {k for k in gens if gens[k] != state.gens[k]}
+                    gens = dict(state.gens)
+                    rv_now = state.rv
+                if data:
+                    self.chunk(data)
+                if "expire" in changed:
+                    self.chunk(EXPIRED_LINE)
+                    break
+                if "hugeline" in changed:
+                    line = b'{"type":"ADDED","object":{"metadata":{"name":"' + b"x" * (5 << 20) + b'"}}}\n'
+                    self.chunk(line, split=False)
+                    break
+                if "close" in changed:
+                    break
+                if "bookmark" in changed and bookmarks:
+                    self.chunk(bookmark_line(rv_now))
+            self.end_chunks()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            with state.cond:
+                state.watches -= 1
+                state.cond.notify_all()
+
+    def end_chunks(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # ------------------------------------------------------------- control
+
+    def do_POST(self):
+        path = urlsplit(self.path).path
+        raw = self.body()
+        with state.cond:
+            if path == "/_control/pods":
+                doc = json.loads(raw)
+                for p in doc if isinstance(doc, list) else [doc]:
+                    state.upsert(p)
+            elif path == "/_control/expire":
+                state.rv += 1
+                state.compacted = state.rv
+                state.gens["expire"] += 1
+            elif path == "/_control/token":
+                doc = json.loads(raw)
+                state.token = doc["token"]
+                state.write_file_on_401 = doc.get("write_file_on_401")
+            elif path in ("/_control/bookmark", "/_control/close", "/_control/hugeline"):
+                state.gens[path.rsplit("/", 1)[1]] += 1
+            else:
+                return self.send_json(404, {"error": "no such control"})
+            state.cond.notify_all()
+            rv = state.rv
+        self.send_json(200, {"resourceVersion": str(rv)})
+
+    def do_DELETE(self):
+        parts = urlsplit(self.path).path.split("/")
+        if len(parts) != 5 or parts[1:3] != ["_control", "pods"]:
+            return self.send_json(404, {"error": "no such control"})
+        with state.cond:
+            ok = state.delete(parts[3], parts[4])
+            state.cond.notify_all()
+            rv = state.rv
+        self.send_json(200 if ok else 404, {"resourceVersion": str(rv)})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+threading.Timer(args.seconds, lambda: os._exit(0)).start()
+server.serve_forever(poll_interval=0.2)
