@@ -1630,6 +1630,7 @@ int agent_run(struct agent *a)
 			} else if (tag == &tag_kube) {
 				kube_pods_ack(a->kube);
 				verdicts_refresh(a);
+				log_debug("kubernetes: pods changed; kernel verdicts re-applied");
 			} else if (tag == &tag_config) {
 				on_config_watch(a);
 			} else if (tag == &tag_attrib) {

@@ -44,7 +44,7 @@ agent:
   crio_root: $RX_TMP/crio
   audit_log: $RX_TMP/agent/audit.log
   metrics_address: "127.0.0.1:${RX_AGENT_PORT:-19464}"
-  unknown_owner: allow
+  unknown_owner: ${RX_UNKNOWN_OWNER:-allow}
   kill_timeout_ms: 2000
   log_level: debug
   pool_lists: $RX_ROOT/rules/miner_pools.txt

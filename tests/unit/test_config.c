@@ -142,6 +142,21 @@ static void test_shipped_agent_section_is_the_defaults(void **state)
 	assert_int_equal(s->pool_resolve_interval_s, d->pool_resolve_interval_s);
 	assert_int_equal(s->block_pool_connections, d->block_pool_connections);
 	assert_int_equal(s->scan_stratum_argv, d->scan_stratum_argv);
+	assert_string_equal(s->falco_socket, d->falco_socket);
+	assert_int_equal(s->falco_socket_mode, d->falco_socket_mode);
+	assert_int_equal(s->n_falco_peer_uids, d->n_falco_peer_uids);
+	assert_memory_equal(s->falco_peer_uids, d->falco_peer_uids, d->n_falco_peer_uids * sizeof(unsigned int));
+	assert_string_equal(s->falco_http_address, d->falco_http_address);
+	assert_string_equal(s->falco_http_token_file, d->falco_http_token_file);
+	assert_int_equal(s->falco_max_alert_bytes, d->falco_max_alert_bytes);
+	assert_int_equal(s->falco_queue_size, d->falco_queue_size);
+	assert_int_equal(s->correlation_window_ms, d->correlation_window_ms);
+	assert_int_equal(s->rate_limit_containers, d->rate_limit_containers);
+	assert_int_equal(s->rate_limit_executables, d->rate_limit_executables);
+	assert_int_equal(s->rate_limit_window_s, d->rate_limit_window_s);
+	assert_string_equal(s->kubernetes_api, d->kubernetes_api);
+	assert_string_equal(s->kubernetes_token_file, d->kubernetes_token_file);
+	assert_string_equal(s->kubernetes_ca_file, d->kubernetes_ca_file);
 	config_free(shipped);
 	config_free(bare);
 }
@@ -461,6 +476,38 @@ static void test_duplicate_keys(void **state)
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+static void test_falco_and_kubernetes_values(void **state)
+{
+	struct reflex_config *c;
+
+	(void)state;
+	c = parse_ok("rules: []\n");
+	assert_string_equal(c->agent.falco_socket, "/run/reflex/falco.sock");
+	assert_int_equal(c->agent.falco_socket_mode, 0660);
+	assert_int_equal(c->agent.n_falco_peer_uids, 1);
+	assert_int_equal(c->agent.falco_peer_uids[0], 0);
+	assert_string_equal(c->agent.falco_http_address, "");
+	assert_int_equal(c->agent.correlation_window_ms, 5000);
+	assert_int_equal(c->agent.rate_limit_containers, 5);
+	assert_string_equal(c->agent.kubernetes_api, "auto");
+	config_free(c);
+	c = parse_ok("agent:\n  falco_socket: ''\n  falco_socket_mode: '0600'\n  falco_peer_uids: [0, 101]\n"
+		     "  falco_http_address: '[::1]:2802'\n  kubernetes_api: 'https://10.0.0.1:6443'\n"
+		     "  kubernetes_ca_file: ''\n  correlation_window_ms: 0\n");
+	assert_string_equal(c->agent.falco_socket, "");
+	assert_int_equal(c->agent.falco_socket_mode, 0600);
+	assert_int_equal(c->agent.n_falco_peer_uids, 2);
+	assert_int_equal(c->agent.falco_peer_uids[1], 101);
+	assert_string_equal(c->agent.falco_http_address, "[::1]:2802");
+	assert_string_equal(c->agent.kubernetes_api, "https://10.0.0.1:6443");
+	assert_string_equal(c->agent.kubernetes_ca_file, "");
+	assert_int_equal(c->agent.correlation_window_ms, 0);
+	config_free(c);
+	c = parse_ok("agent:\n  falco_http_address: 127.0.0.1:0\n  falco_peer_uids: []\n");
+	assert_int_equal(c->agent.n_falco_peer_uids, 0);
+	config_free(c);
+}
+
 static void test_agent_values(void **state)
 {
 	static const struct error_case cases[] = {
@@ -496,6 +543,28 @@ static void test_agent_values(void **state)
 		{ "agent:\n  pool_cidrs: [1.2.3.4/]\n", "is not an address or CIDR" },
 		{ "agent:\n  pool_cidrs: [pool.example.com]\n", "'pool.example.com' is not an address or CIDR" },
 		{ "agent:\n  pool_cidrs: ['2001:db8::/129']\n", "is not an address or CIDR" },
+		{ "agent:\n  falco_socket_mode: 660\n", "key 'agent.falco_socket_mode': expected an octal file mode with a leading 0" },
+		{ "agent:\n  falco_socket_mode: '0800'\n", "expected an octal file mode" },
+		{ "agent:\n  falco_socket_mode: '01777'\n", "expected a file mode from 0000 to 0777" },
+		{ "agent:\n  falco_peer_uids: 0\n", "key 'agent.falco_peer_uids': expected a list of uids, got a string" },
+		{ "agent:\n  falco_peer_uids: [0, root]\n", "key 'agent.falco_peer_uids[1]': expected a whole number" },
+		{ "agent:\n  falco_peer_uids: [-1]\n", "got '-1'" },
+		{ "agent:\n  falco_http_address: 0.0.0.0:2802\n",
+		  "key 'agent.falco_http_address': expected a loopback HOST:PORT" },
+		{ "agent:\n  falco_http_address: '[::]:2802'\n", "expected a loopback HOST:PORT" },
+		{ "agent:\n  falco_http_address: 127.0.0.1:99999\n", "port must be a number from 0 to 65535" },
+		{ "agent:\n  falco_http_address: 127.0.0.1\n", "expected a loopback HOST:PORT" },
+		{ "agent:\n  falco_http_address: 127.1.2:80\n", "is not a loopback address" },
+		{ "agent:\n  falco_socket: run/reflex.sock\n", "expected an absolute path" },
+		{ "agent:\n  falco_max_alert_bytes: 100\n", "from 1024 to 16777216" },
+		{ "agent:\n  falco_queue_size: 1\n", "from 16 to 1048576" },
+		{ "agent:\n  correlation_window_ms: 600001\n", "from 0 to 600000" },
+		{ "agent:\n  rate_limit_containers: 0\n", "key 'agent.rate_limit_containers': expected a whole number from 1" },
+		{ "agent:\n  rate_limit_window_s: 0\n", "from 1 to 86400" },
+		{ "agent:\n  kubernetes_api: api.example.com\n",
+		  "key 'agent.kubernetes_api': expected \"auto\", \"\" (off) or an http:// or https:// URL" },
+		{ "agent:\n  kubernetes_api: 'https://a b'\n", "is not a plain URL" },
+		{ "agent:\n  kubernetes_api: 'https://u:p@h/?x=1'\n", "is not a plain URL" },
 	};
 
 	(void)state;
@@ -788,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_rules_and_exceptions),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_agent_values),
+		cmocka_unit_test(test_falco_and_kubernetes_values),
 		cmocka_unit_test(test_safeguard_values),
 		cmocka_unit_test(test_yaml_syntax),
 		cmocka_unit_test(test_aliases),
