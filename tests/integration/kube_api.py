@@ -26,6 +26,9 @@ itself after --seconds.
 import argparse
 import json
 import os
+import select
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -221,6 +224,16 @@ class Handler(BaseHTTPRequestHandler):
             if split and args.split > 0:
                 time.sleep(0.005)
 
+    def client_gone(self):
+        # A quiet watch never writes, so look for the client's EOF.
+        r, _, _ = select.select([self.connection], [], [], 0)
+        if not r:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def watch(self, q, node, auth):
         start = q.get("resourceVersion", [""])[0]
         bookmarks = q.get("allowWatchBookmarks", [""])[0] == "true"
@@ -249,6 +262,9 @@ class Handler(BaseHTTPRequestHandler):
             if pending:
                 self.chunk(pending)
             while time.monotonic() < deadline:
+                if self.client_gone():
+                    self.close_connection = True
+                    return
                 with state.cond:
                     state.cond.wait_for(lambda: state.gens != gens or state.history and state.history[-1][0] > last,
                                         timeout=0.2)
@@ -324,6 +340,12 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that drops its connection (as the one under test does on
+        # an oversized line or at stop) is not an error of the server.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 server = Server(("127.0.0.1", 0), Handler)

@@ -860,6 +860,40 @@ static void free_lines(char **lines, size_t n)
 	free(lines);
 }
 
+/* Until the log holds N API requests and the server has one watch open. */
+static void wait_api_requests(size_t n)
+{
+	double deadline = now_s() + 10;
+	char **lines;
+	size_t have;
+
+	for (;;) {
+		have = api_requests(&lines);
+		free_lines(lines, have);
+		if (have >= n)
+			break;
+		if (now_s() > deadline)
+			fail_msg("only %zu API requests, waited for %zu", have, n);
+		usleep(20000);
+	}
+	assert_int_equal(have, n);
+	wait_watches(1);
+}
+
+/*
+ * Ends the open watch the way timeoutSeconds does. A bookmark first: a watch
+ * that ends within 1 s without any event twice in a row counts as an error.
+ */
+static void close_watch(void)
+{
+	struct kube_status st, before;
+
+	kube_pods_status(live.k, &before);
+	assert_int_equal(control("POST", "/_control/bookmark", NULL, NULL), 200);
+	WAIT_UNTIL(live.k, st, st.watch_events > before.watch_events, 5);
+	assert_int_equal(control("POST", "/_control/close", NULL, NULL), 200);
+}
+
 static void test_live_list_and_lookup(void **state)
 {
 	struct kube_config cfg = {
@@ -983,19 +1017,15 @@ static void test_live_add_modify_delete(void **state)
 /* A bookmark moves the resourceVersion; the next watch starts from it. */
 static void test_live_bookmark_and_rewatch(void **state)
 {
-	struct kube_status st, before;
+	struct kube_status st;
 	char rv[32], want[64], **lines;
 	size_t n;
 
 	(void)state;
-	kube_pods_status(live.k, &before);
 	server_watches(rv, sizeof(rv));
-	assert_int_equal(control("POST", "/_control/bookmark", NULL, NULL), 200);
-	WAIT_UNTIL(live.k, st, st.watch_events > before.watch_events, 5);
-	assert_int_equal(control("POST", "/_control/close", NULL, NULL), 200);
+	close_watch();
 	/* The stream ended cleanly: watch again, no list, no error. */
-	wait_watches(0);
-	wait_watches(1);
+	wait_api_requests(3);
 	kube_pods_status(live.k, &st);
 	assert_int_equal(st.lists, 1);
 	assert_int_equal(st.errors, 0);
@@ -1018,7 +1048,7 @@ static void test_live_expire_relist(void **state)
 	(void)state;
 	assert_int_equal(control("POST", "/_control/expire", NULL, NULL), 200);
 	WAIT_UNTIL(live.k, st, st.lists == 2 && st.synced, 10);
-	wait_watches(1);
+	wait_api_requests(5);
 	assert_int_equal(st.errors, 0);
 	assert_int_equal(st.pods, 2);
 	assert_int_equal(kube_pods_lookup_container(live.k, ID, &p), 0);
@@ -1047,9 +1077,9 @@ static void test_live_token_rotation(void **state)
 	kube_pods_status(live.k, &before);
 	snprintf(body, sizeof(body), "{\"token\":\"token-two\",\"write_file_on_401\":\"%s\"}", live.token);
 	assert_int_equal(control("POST", "/_control/token", body, NULL), 200);
-	assert_int_equal(control("POST", "/_control/close", NULL, NULL), 200);
+	close_watch();
 	WAIT_UNTIL(live.k, st, st.auth_retries == before.auth_retries + 1, 10);
-	wait_watches(1);
+	wait_api_requests(7);
 	kube_pods_status(live.k, &st);
 	assert_int_equal(st.errors, before.errors);
 	assert_int_equal(st.lists, before.lists);
@@ -1064,7 +1094,7 @@ static void test_live_token_rotation(void **state)
 	/* Rotated and never written to the file: 401 twice, an error, backoff. */
 	kube_pods_status(live.k, &before);
 	assert_int_equal(control("POST", "/_control/token", "{\"token\":\"token-three\"}", NULL), 200);
-	assert_int_equal(control("POST", "/_control/close", NULL, NULL), 200);
+	close_watch();
 	WAIT_UNTIL(live.k, st, st.errors == before.errors + 1, 10);
 	assert_int_equal(st.auth_retries, before.auth_retries + 1);
 	assert_false(st.synced);
