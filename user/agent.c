@@ -74,6 +74,9 @@ struct incident {
 	/* Correlation with Falco (one incident, one record). */
 	bool from_falco;        /* the incident started from a Falco alert */
 	bool acted;             /* a kill was carried out: a joined detection never kills again */
+	enum policy_verdict verdict;
+	pid_t killed_pids[AGENT_MAX_ALERT_TARGETS]; /* what a Falco alert's kill hit */
+	size_t n_killed_pids;
 	bool correlated;        /* a Falco alert and a kernel detection joined */
 	uint64_t event_real_ns; /* CLOCK_REALTIME of the event */
 	uint64_t hold_until_ns; /* CLOCK_MONOTONIC: audited when the window closes */
@@ -618,6 +621,35 @@ struct detection {
 	bool kernel_denied;      /* a connect the kernel already refused (EPERM) */
 };
 
+/* Is the process of DET still the one that ran (same pid, same start)? */
+static bool detection_process_alive(const struct detection *det)
+{
+	uint64_t ticks;
+
+	if (respond_proc_start_ticks((pid_t)det->tgid, &ticks))
+		return false;
+	return !det->start_boottime ||
+	       ticks == det->start_boottime / (1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * Would joining Falco incident M let a process escape that this detection
+ * must kill? Falco's alert may name no pid (its exe match killed what ran
+ * then) or may have found nothing to kill: a live process that M neither
+ * killed nor spared by the same rule's policy is killed on its own.
+ */
+static bool join_spares_process(const struct incident *m, const struct detection *det, bool rule_kills)
+{
+	if (det->kernel_killed || !rule_kills)
+		return false;
+	if (m->verdict != POLICY_ACT && !strcmp(m->rule, det->rule))
+		return false; /* same rule, same container and exe: the same policy verdict */
+	for (size_t i = 0; i < m->n_killed_pids; i++)
+		if (m->killed_pids[i] == (pid_t)det->tgid)
+			return false;
+	return detection_process_alive(det);
+}
+
 /* Attribution, policy, response, audit: one path for every kernel detection. */
 static int handle_detection(struct agent *a, const struct detection *det)
 {
@@ -671,9 +703,14 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	if (inc->is_container && correlation_on(a)) {
 		const struct reflex_rule *r = config_find_rule(a->config, inc->rule);
 		struct corr_event ev = corr_of(inc);
-		struct incident *m = find_open_incident(a, &ev, false, inc->rule, r && action_kills(r->action),
-							det->kernel_killed);
+		bool rule_kills = r && action_kills(r->action);
+		struct incident *m = find_open_incident(a, &ev, false, inc->rule, rule_kills, det->kernel_killed);
 
+		if (m && join_spares_process(m, det, rule_kills)) {
+			log_info("%s pid %u matches Falco incident %s but that did not kill it: handled on its own",
+				 det->what ? det->what : inc->rule, det->tgid, m->event_id);
+			m = NULL;
+		}
 		if (m) {
 			m->correlated = true;
 			m->source = "both";
@@ -933,8 +970,10 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		metrics_inc(a->metrics, METRIC_KILLS_PIDFD);
+		inc->killed_pids[inc->n_killed_pids++] = respond_pidfd_pid(fds[i]);
+	}
 	if (al->pid <= 0) {
 		reason_append(inc, "; %zu process%s running %s killed", n, n == 1 ? "" : "es", inc->exe_path);
 		inc->pid = n == 1 ? respond_pidfd_pid(fds[0]) : -1;
@@ -1041,6 +1080,7 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 		.exe_path = or_null(inc->exe_path),
 	};
 	policy_decide(a->config, &s, &d);
+	inc->verdict = d.verdict;
 	inc->action = action_name(d.action);
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
@@ -1545,10 +1585,12 @@ static int feed_start(struct agent *a)
 	err = epoll_add_tag(a, falco_feed_fd(a->feed), &tag_feed);
 	if (err)
 		return log_errno(LOG_LEVEL_ERROR, err, "epoll add falco feed");
-	if (*ac->falco_socket)
-		log_info("falco: reading alerts from %s (mode %04o, writers uid %s%u%s)", ac->falco_socket,
-			 ac->falco_socket_mode, "", ac->n_falco_peer_uids ? ac->falco_peer_uids[0] : 0,
-			 ac->n_falco_peer_uids > 1 ? " and others" : "");
+	if (*ac->falco_socket && !ac->n_falco_peer_uids)
+		log_warn("falco: agent.falco_peer_uids is empty: %s refuses every writer (remove the key for root only)",
+			 ac->falco_socket);
+	else if (*ac->falco_socket)
+		log_info("falco: reading alerts from %s (mode %04o, writers uid %u%s)", ac->falco_socket,
+			 ac->falco_socket_mode, ac->falco_peer_uids[0], ac->n_falco_peer_uids > 1 ? " and others" : "");
 	if (*ac->falco_http_address)
 		log_info("falco: HTTP intake on %s (port %u)%s", ac->falco_http_address,
 			 falco_feed_http_port(a->feed), *ac->falco_http_token_file ? ", X-Falco-Token required" : "");
