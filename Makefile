@@ -36,7 +36,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # Every user/*.c except the programs' mains is a module linked into each binary.
-MAINS := reflexd reflex
+MAINS := reflexd reflex reflex-controller
 MODULE_SRCS := $(filter-out $(MAINS:%=user/%.c),$(wildcard user/*.c))
 MODULE_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(MODULE_SRCS))
 BINS := $(MAINS:%=$(OUTPUT)/%)

@@ -32,6 +32,7 @@
 #include "policy.h"
 #include "pools.h"
 #include "ratelimit.h"
+#include "reporter.h"
 #include "respond.h"
 
 #define AGENT_OPERATOR "reflex-agent"
@@ -110,6 +111,7 @@ struct agent {
 	struct pool_addr *pool_applied;   /* normalized set in the LPM tries now */
 	size_t n_pool_applied;
 	struct falco_feed *feed;          /* NULL: no Falco intake configured */
+	struct reporter *reporter;        /* NULL: agent.controller_url is "" */
 	struct kube_pods *kube;           /* NULL: no Kubernetes API */
 	struct ratelimit *ratelimit;      /* new on every config load: a reload re-arms */
 	uint32_t kernel_rl_armed;         /* kernel rules the rate limit lets the kernel kill for (bits) */
@@ -149,6 +151,46 @@ static const char *or_null(const char *s)
 	return s && *s ? s : NULL;
 }
 
+/*
+ * Spools the report of an audit record for the controller. A report that
+ * cannot be spooled, or old ones dropped past the bound, are themselves
+ * audited: the trail says what the controller will never see.
+ */
+static void report(struct agent *a, const struct audit_record *r, uint64_t event_real_ns)
+{
+	uint64_t dropped = 0;
+	int err = reporter_submit(a->reporter, r, event_real_ns, &dropped);
+	char why[256];
+	struct audit_record loss = {
+		.action = "report",
+		.outcome = "lost",
+		.rule = r->rule,
+		.reason = why,
+		.operator_ = AGENT_OPERATOR,
+		.node = r->node,
+		.pid = -1,
+		.source = "agent",
+		.latency_us = -1,
+		.event_id = r->event_id,
+	};
+
+	if (!err && !dropped)
+		return;
+	for (uint64_t i = 0; i < (err ? 1 : dropped); i++)
+		metrics_inc(a->metrics, METRIC_REPORTS_LOST);
+	if (err)
+		snprintf(why, sizeof(why), "the report of this event could not be spooled for the controller: %s",
+			 strerror(-err));
+	else
+		snprintf(why, sizeof(why),
+			 "report spool over agent.report_spool_max_bytes: the %llu oldest reports were dropped undelivered",
+			 (unsigned long long)dropped);
+	log_error("reports: %s", why);
+	clock_gettime(CLOCK_REALTIME, &loss.time);
+	if (audit_write(a->audit, &loss) < 0)
+		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
+}
+
 /* Writes the audit record of INC and counts what it says. */
 static void incident_audit(struct agent *a, struct incident *inc, int64_t latency_us)
 {
@@ -182,6 +224,8 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
 		log_error("audit: record for %s pid %lld not written", inc->event_id, (long long)inc->pid);
 	}
+	if (a->reporter)
+		report(a, &r, inc->event_real_ns);
 }
 
 static void incident_free(struct incident *inc)
@@ -2025,6 +2069,24 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
 		goto fail;
 	}
+	if (*config->agent.controller_url) {
+		struct reporter_config rc = {
+			.controller_url = config->agent.controller_url,
+			.token_file = config->agent.controller_token_file,
+			.spool_dir = config->agent.report_spool_dir,
+			.spool_max_bytes = config->agent.report_spool_max_bytes,
+		};
+
+		err = reporter_start(&rc, &a->reporter);
+		if (err) {
+			log_errno(LOG_LEVEL_ERROR, err, "reports: spool %s", config->agent.report_spool_dir);
+			goto fail;
+		}
+		log_info("reports: to %s/alert, spooled in %s (bound %u bytes)", config->agent.controller_url,
+			 config->agent.report_spool_dir, config->agent.report_spool_max_bytes);
+	} else {
+		log_info("reports: agent.controller_url is \"\": audit records stay on this node");
+	}
 	err = find_cgroup_root(a);
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "no cgroup v2 mount found in /proc/self/mountinfo "
@@ -2156,6 +2218,8 @@ struct agent *agent_stop(struct agent *a)
 	free(a->pool_applied);
 	a->attrib = attrib_free(a->attrib);
 	a->kernel = kernel_close(a->kernel);
+	reporter_stop(a->reporter);
+	a->reporter = NULL;
 	a->audit = audit_close(a->audit);
 	a->metrics = metrics_free(a->metrics);
 	if (a->timer_fd >= 0)

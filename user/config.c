@@ -615,6 +615,30 @@ static const struct agent_field agent_fields[] = {
 	{ "kubernetes_api", FIELD_API_URL, AG(kubernetes_api), 0, 0, 0 },
 	{ "kubernetes_token_file", FIELD_PATH_OR_OFF, AG(kubernetes_token_file), 0, 0, 0 },
 	{ "kubernetes_ca_file", FIELD_PATH_OR_OFF, AG(kubernetes_ca_file), 0, 0, 0 },
+	{ "controller_url", FIELD_API_URL, AG(controller_url), 0, 0, 0 },
+	{ "controller_token_file", FIELD_PATH_OR_OFF, AG(controller_token_file), 0, 0, 0 },
+	{ "report_spool_dir", FIELD_PATH, AG(report_spool_dir), 0, 0, 0 },
+	{ "report_spool_max_bytes", FIELD_UINT, AG(report_spool_max_bytes), 0, 65536, 4000000000U },
+};
+
+#define CT(f) offsetof(struct controller_config, f)
+
+static const struct agent_field controller_fields[] = {
+	{ "listen_address", FIELD_STRING, CT(listen_address), 0, 0, 0 },
+	{ "token_file", FIELD_PATH_OR_OFF, CT(token_file), 0, 0, 0 },
+	{ "max_body_bytes", FIELD_UINT, CT(max_body_bytes), 0, 1024, 64 * 1024 * 1024 },
+	{ "kubernetes_api", FIELD_API_URL, CT(kubernetes_api), 0, 0, 0 },
+	{ "kubernetes_token_file", FIELD_PATH_OR_OFF, CT(kubernetes_token_file), 0, 0, 0 },
+	{ "kubernetes_ca_file", FIELD_PATH_OR_OFF, CT(kubernetes_ca_file), 0, 0, 0 },
+	{ "gelf_http_url", FIELD_API_URL, CT(gelf_http_url), 0, 0, 0 },
+	{ "gelf_udp_address", FIELD_STRING_OR_OFF, CT(gelf_udp_address), 0, 0, 0 },
+	{ "gelf_stream", FIELD_STRING, CT(gelf_stream), 0, 0, 0 },
+	{ "audit_spool_dir", FIELD_PATH, CT(audit_spool_dir), 0, 0, 0 },
+	{ "audit_spool_max_bytes", FIELD_UINT, CT(audit_spool_max_bytes), 0, 65536, 4000000000U },
+	{ "page_webhook_url", FIELD_API_URL, CT(page_webhook_url), 0, 0, 0 },
+	{ "dedupe_window_s", FIELD_UINT, CT(dedupe_window_s), 0, 1, 86400 },
+	{ "operator", FIELD_STRING, CT(operator_), 0, 0, 0 },
+	{ "log_level", FIELD_LOG_LEVEL, CT(log_level), 0, 0, 0 },
 };
 
 /* Octal mode from a string ("0660") or a YAML 1.1 octal/decimal scalar. */
@@ -716,10 +740,10 @@ static int get_api_url(struct parse *p, const yaml_node_t *n, const char *key, c
 	return set_string(out, s);
 }
 
-static int parse_agent_field(struct parse *p, const struct agent_field *f, const yaml_node_t *v,
-			     const char *key, struct agent_config *ag)
+static int parse_field(struct parse *p, const struct agent_field *f, const yaml_node_t *v, const char *key,
+		       void *base)
 {
-	void *field = (char *)ag + f->offset;
+	void *field = (char *)base + f->offset;
 	const char *s;
 	int err;
 
@@ -737,16 +761,16 @@ static int parse_agent_field(struct parse *p, const struct agent_field *f, const
 	case FIELD_UINT:
 		return get_uint(p, v, key, f->lo, f->hi, field);
 	case FIELD_PATHS:
-		return get_list(p, v, key, check_path, field, (size_t *)((char *)ag + f->n_offset));
+		return get_list(p, v, key, check_path, field, (size_t *)((char *)base + f->n_offset));
 	case FIELD_CIDRS:
-		return get_list(p, v, key, check_cidr, field, (size_t *)((char *)ag + f->n_offset));
+		return get_list(p, v, key, check_cidr, field, (size_t *)((char *)base + f->n_offset));
 	case FIELD_UNKNOWN_OWNER:
 		if ((err = get_scalar(p, v, key, "refuse or allow", &s)))
 			return err;
 		if (!strcmp(s, "refuse"))
-			ag->unknown_owner = UNKNOWN_OWNER_REFUSE;
+			*(enum unknown_owner_policy *)field = UNKNOWN_OWNER_REFUSE;
 		else if (!strcmp(s, "allow"))
-			ag->unknown_owner = UNKNOWN_OWNER_ALLOW;
+			*(enum unknown_owner_policy *)field = UNKNOWN_OWNER_ALLOW;
 		else
 			return fail(p, v, key, "expected refuse or allow, got '%s'", show(p, s));
 		return 0;
@@ -759,7 +783,7 @@ static int parse_agent_field(struct parse *p, const struct agent_field *f, const
 	case FIELD_MODE:
 		return get_mode(p, v, key, field);
 	case FIELD_UIDS:
-		return get_uid_list(p, v, key, field, (size_t *)((char *)ag + f->n_offset));
+		return get_uid_list(p, v, key, field, (size_t *)((char *)base + f->n_offset));
 	case FIELD_LOOPBACK_ADDRESS:
 		return get_loopback_address(p, v, key, field);
 	case FIELD_API_URL:
@@ -768,11 +792,13 @@ static int parse_agent_field(struct parse *p, const struct agent_field *f, const
 	return -EINVAL;
 }
 
-static int parse_agent(struct parse *p, const yaml_node_t *n, struct agent_config *ag)
+/* One section (agent: or controller:) of keys from FIELDS into BASE. */
+static int parse_section(struct parse *p, const yaml_node_t *n, const char *section, const struct agent_field *fields,
+			 size_t n_fields, void *base)
 {
 	int err;
 
-	if ((err = expect_mapping(p, n, "agent")))
+	if ((err = expect_mapping(p, n, section)))
 		return err;
 	for (size_t i = 0; i < map_len(n); i++) {
 		const struct agent_field *f = NULL;
@@ -780,16 +806,16 @@ static int parse_agent(struct parse *p, const yaml_node_t *n, struct agent_confi
 		const char *k;
 		char key[96];
 
-		if ((err = pair_key(p, n, i, "agent", &k, &v)))
+		if ((err = pair_key(p, n, i, section, &k, &v)))
 			return err;
-		snprintf(key, sizeof(key), "agent.%s", k);
-		for (size_t j = 0; j < ARRAY_SIZE(agent_fields) && !f; j++)
-			if (!strcmp(k, agent_fields[j].key))
-				f = &agent_fields[j];
+		snprintf(key, sizeof(key), "%s.%s", section, k);
+		for (size_t j = 0; j < n_fields && !f; j++)
+			if (!strcmp(k, fields[j].key))
+				f = &fields[j];
 		if (!f)
 			return fail(p, yaml_document_get_node(p->doc, n->data.mapping.pairs.start[i].key), key,
-				    "unknown key in agent:");
-		if ((err = parse_agent_field(p, f, v, key, ag)))
+				    "unknown key in %s:", section);
+		if ((err = parse_field(p, f, v, key, base)))
 			return err;
 	}
 	return 0;
@@ -803,6 +829,7 @@ static int set_default(char **field, const char *value)
 static int apply_defaults(struct reflex_config *c)
 {
 	struct agent_config *ag = &c->agent;
+	struct controller_config *ct = &c->controller;
 	const char *node = getenv("NODE_NAME");
 	char host[256] = "";
 	int err = 0;
@@ -832,6 +859,29 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ag->falco_http_address, "");
 	err = err ?: set_default(&ag->falco_http_token_file, "");
 	err = err ?: set_default(&ag->kubernetes_api, "auto");
+	err = err ?: set_default(&ag->controller_url, "");
+	err = err ?: set_default(&ag->controller_token_file, "");
+	err = err ?: set_default(&ag->report_spool_dir, "/var/lib/reflex/reports");
+	if (!ag->report_spool_max_bytes)
+		ag->report_spool_max_bytes = 64u << 20;
+	err = err ?: set_default(&ct->listen_address, "0.0.0.0:2801");
+	err = err ?: set_default(&ct->token_file, "/etc/reflex/token");
+	if (!ct->max_body_bytes)
+		ct->max_body_bytes = 1u << 20;
+	err = err ?: set_default(&ct->kubernetes_api, "auto");
+	err = err ?: set_default(&ct->kubernetes_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	err = err ?: set_default(&ct->kubernetes_ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+	err = err ?: set_default(&ct->gelf_http_url, "");
+	err = err ?: set_default(&ct->gelf_udp_address, "");
+	err = err ?: set_default(&ct->gelf_stream, "falco-automated-response");
+	err = err ?: set_default(&ct->audit_spool_dir, "/var/lib/reflex-controller/audit");
+	if (!ct->audit_spool_max_bytes)
+		ct->audit_spool_max_bytes = 64u << 20;
+	err = err ?: set_default(&ct->page_webhook_url, "");
+	if (!ct->dedupe_window_s)
+		ct->dedupe_window_s = 600;
+	err = err ?: set_default(&ct->operator_, "reflex-controller");
+	err = err ?: set_default(&ct->log_level, "info");
 	err = err ?: set_default(&ag->kubernetes_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
 	err = err ?: set_default(&ag->kubernetes_ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
 	if (!err && !ag->falco_peer_uids) {
@@ -909,10 +959,10 @@ static int parse_root(struct parse *p, struct reflex_config *c)
 			/* After rules, wherever it is written: each names a rule that must exist. */
 			exceptions = v;
 		} else if (!strcmp(k, "agent")) {
-			err = parse_agent(p, v, &c->agent);
+			err = parse_section(p, v, "agent", agent_fields, ARRAY_SIZE(agent_fields), &c->agent);
 		} else if (!strcmp(k, "controller")) {
-			/* Its keys belong to reflex-controller, which validates them itself. */
-			err = expect_mapping(p, v, k);
+			err = parse_section(p, v, "controller", controller_fields, ARRAY_SIZE(controller_fields),
+					    &c->controller);
 			c->has_controller_section = true;
 		} else {
 			err = fail(p, yaml_document_get_node(p->doc, root->data.mapping.pairs.start[i].key), k,
@@ -1112,6 +1162,21 @@ struct reflex_config *config_free(struct reflex_config *c)
 	free(ag->kubernetes_api);
 	free(ag->kubernetes_token_file);
 	free(ag->kubernetes_ca_file);
+	free(ag->controller_url);
+	free(ag->controller_token_file);
+	free(ag->report_spool_dir);
+	free(c->controller.listen_address);
+	free(c->controller.token_file);
+	free(c->controller.kubernetes_api);
+	free(c->controller.kubernetes_token_file);
+	free(c->controller.kubernetes_ca_file);
+	free(c->controller.gelf_http_url);
+	free(c->controller.gelf_udp_address);
+	free(c->controller.gelf_stream);
+	free(c->controller.audit_spool_dir);
+	free(c->controller.page_webhook_url);
+	free(c->controller.operator_);
+	free(c->controller.log_level);
 	free(c);
 	return NULL;
 }

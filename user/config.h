@@ -90,6 +90,30 @@ struct agent_config {
 	char *kubernetes_api;     /* "auto" (in-cluster when KUBERNETES_SERVICE_HOST is set), "" off, or a URL */
 	char *kubernetes_token_file; /* default the service account token; "" none */
 	char *kubernetes_ca_file;    /* default the service account ca.crt; "" system CAs */
+	/* Reports to reflex-controller (durable spool, retried until acknowledged). */
+	char *controller_url;        /* e.g. http://reflex-controller.reflex:2801; "" (default): audit only */
+	char *controller_token_file; /* sent as X-Falco-Token; default "" (none) */
+	char *report_spool_dir;      /* default /var/lib/reflex/reports */
+	unsigned int report_spool_max_bytes; /* default 64 MiB; past it the oldest are dropped, audited */
+};
+
+/* reflex-controller's own keys (the controller: section). */
+struct controller_config {
+	char *listen_address;     /* HOST:PORT for /alert, /healthz, /readyz, /metrics; default 0.0.0.0:2801 */
+	char *token_file;         /* X-Falco-Token expected; default /etc/reflex/token; "" accepts any (warned) */
+	unsigned int max_body_bytes; /* default 1 MiB */
+	char *kubernetes_api;     /* "auto", "" off, or a URL */
+	char *kubernetes_token_file;
+	char *kubernetes_ca_file;
+	char *gelf_http_url;      /* Graylog GELF HTTP input, e.g. http://graylog:12201/gelf; "" off */
+	char *gelf_udp_address;   /* HOST:PORT of a GELF UDP input; "" off */
+	char *gelf_stream;        /* _stream field; default falco-automated-response */
+	char *audit_spool_dir;    /* undelivered audit records; default /var/lib/reflex-controller/audit */
+	unsigned int audit_spool_max_bytes; /* default 64 MiB */
+	char *page_webhook_url;   /* POSTed when a namespace is isolated; "" off (logged loudly) */
+	unsigned int dedupe_window_s; /* one action per incident within it; default 600 */
+	char *operator_;          /* the audit record's operator; default reflex-controller */
+	char *log_level;          /* default info */
 };
 
 struct reflex_config {
@@ -106,7 +130,8 @@ struct reflex_config {
 	struct reflex_exception *exceptions;
 	size_t n_exceptions;
 	struct agent_config agent;
-	bool has_controller_section; /* the controller: mapping, read by reflex-controller */
+	struct controller_config controller;
+	bool has_controller_section; /* a controller: mapping was present */
 };
 
 /*

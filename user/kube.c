@@ -23,12 +23,12 @@
 #include <jansson.h>
 
 #include "kube.h"
+#include "kubeapi.h"
 #include "log.h"
 
 #define KUBE_LINE_MAX (4u << 20)  /* one watch event */
 #define KUBE_LIST_MAX (64u << 20) /* one node's PodList */
 #define KUBE_ERRBODY_MAX 4096     /* Status body of a failed request */
-#define KUBE_TOKEN_MAX 16384
 #define KUBE_WATCH_TIMEOUT_S 300
 #define KUBE_BACKOFF_MIN_MS 1000u
 #define KUBE_BACKOFF_MAX_MS 30000u
@@ -721,53 +721,6 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *userdata)
 	}
 }
 
-static int read_token(const char *path, char **ret)
-{
-	char *buf = malloc(KUBE_TOKEN_MAX + 1);
-	size_t len = 0;
-	ssize_t n;
-	int fd, r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	while (len <= KUBE_TOKEN_MAX && (n = read(fd, buf + len, KUBE_TOKEN_MAX + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (r == 0 && len > KUBE_TOKEN_MAX)
-		r = -EFBIG;
-	if (r < 0)
-		goto fail;
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		len--;
-	buf[len] = '\0';
-	/* Goes into a header line: printable ASCII only. */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] < 0x21 || buf[i] > 0x7e)
-			r = -EINVAL;
-	if (len == 0)
-		r = -ENODATA;
-	if (r < 0)
-		goto fail;
-	*ret = buf;
-	return 0;
-fail:
-	explicit_bzero(buf, KUBE_TOKEN_MAX + 1);
-	free(buf);
-	return r;
-}
-
 /* "message" of a Kubernetes Status body, else the start of the body. */
 static void status_message(const struct xfer *x, char *out, size_t size)
 {
@@ -816,7 +769,7 @@ static int transfer_once(struct kube_pods *k, const char *url, struct xfer *x, l
 	if (k->token_file) {
 		char *token = NULL, *line = NULL;
 
-		r = read_token(k->token_file, &token);
+		r = kubeapi_read_token(k->token_file, &token);
 		if (r < 0) {
 			snprintf(x->detail, sizeof(x->detail), "token %s: %s", k->token_file, strerror(-r));
 			curl_slist_free_all(headers);
@@ -1160,23 +1113,6 @@ fail:
 
 /* ---------------------------------------------------------- start / stop */
 
-static char *api_url_from_env(void)
-{
-	const char *host = getenv("KUBERNETES_SERVICE_HOST");
-	const char *port = getenv("KUBERNETES_SERVICE_PORT");
-	bool v6;
-	char *url;
-
-	if (!host || !*host)
-		return NULL;
-	if (!port || !*port)
-		port = "443";
-	v6 = strchr(host, ':') && host[0] != '[';
-	if (asprintf(&url, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
-		return NULL;
-	return url;
-}
-
 static void kube_free(struct kube_pods *k)
 {
 	if (k->multi)
@@ -1232,7 +1168,7 @@ struct kube_pods *kube_pods_start(const struct kube_config *cfg)
 	pthread_mutex_init(&k->lock, NULL);
 	atomic_init(&k->stopping, false);
 	k->timeout_s = cfg->timeout_s ? cfg->timeout_s : 10;
-	k->api_url = cfg->api_url ? strdup(cfg->api_url) : api_url_from_env();
+	k->api_url = cfg->api_url ? strdup(cfg->api_url) : kubeapi_url_from_env();
 	k->node_name = strdup(cfg->node_name);
 	k->token_file = cfg->token_file ? strdup(cfg->token_file) : NULL;
 	k->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;

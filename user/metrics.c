@@ -21,6 +21,7 @@ struct metric_def {
 	const char *labels; /* NULL, or the sample's label set without braces */
 	const char *key;    /* key in the status JSON */
 	const char *help;
+	bool gauge;         /* a level (queue length, pods known), not a count */
 };
 
 #define KILLS_HELP "Processes or containers killed, by mechanism."
@@ -47,6 +48,8 @@ static const struct metric_def counter_defs[] = {
 				    "Pool connect and Stratum handshake events received from the kernel." },
 	[METRIC_AUDIT_ERRORS] = { "reflex_audit_errors_total", NULL, "audit_errors",
 				  "Audit records that could not be written." },
+	[METRIC_REPORTS_LOST] = { "reflex_reports_lost_total", NULL, "reports_lost",
+				  "Reports to the controller not spooled (disk full) or dropped past the spool bound." },
 };
 
 static const struct metric_def kernel_defs[] = {
@@ -87,14 +90,14 @@ static const struct metric_def feed_defs[] = {
 				     "Socket writers refused by SO_PEERCRED." },
 	[METRIC_F_HTTP_UNAUTHORIZED] = { "reflex_falco_http_unauthorized_total", NULL, "http_unauthorized",
 					 "HTTP alerts without the right X-Falco-Token." },
-	[METRIC_F_QUEUED] = { "reflex_falco_queue_length", NULL, "queued", "Alerts waiting in the intake queue." },
+	[METRIC_F_QUEUED] = { "reflex_falco_queue_length", NULL, "queued", "Alerts waiting in the intake queue.", true },
 	[METRIC_F_CORRELATED] = { "reflex_falco_correlated_total", NULL, "correlated",
 				  "Falco alerts and kernel detections joined into one incident." },
 	[METRIC_F_UNCONFIGURED] = { "reflex_falco_alerts_unconfigured_total", NULL, "unconfigured",
 				    "Alerts of rules the config does not name (counted, not audited)." },
 	[METRIC_F_KUBE_SYNCED] = { "reflex_kubernetes_synced", NULL, "kubernetes_synced",
-				   "1 while the pod list+watch is current." },
-	[METRIC_F_KUBE_PODS] = { "reflex_kubernetes_pods", NULL, "kubernetes_pods", "Pods known on this node." },
+				   "1 while the pod list+watch is current.", true },
+	[METRIC_F_KUBE_PODS] = { "reflex_kubernetes_pods", NULL, "kubernetes_pods", "Pods known on this node.", true },
 	[METRIC_F_KUBE_ERRORS] = { "reflex_kubernetes_errors_total", NULL, "kubernetes_errors",
 				   "Failed Kubernetes API requests." },
 	[METRIC_F_KUBE_LISTS] = { "reflex_kubernetes_lists_total", NULL, "kubernetes_lists",
@@ -359,12 +362,12 @@ static void put_family(FILE *f, const char *family, const char *help, const char
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", family, help, family, type);
 }
 
-/* The samples of DEFS, a HELP/TYPE header before each family (the tables keep a family's entries together). */
+/* The samples of DEFS (counters unless marked gauge), a HELP/TYPE header before each family (the tables keep a family's entries together). */
 static void put_counters(FILE *f, const struct metric_def *defs, size_t n, const uint64_t *values)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || strcmp(defs[i].family, defs[i - 1].family))
-			put_family(f, defs[i].family, defs[i].help, "counter");
+			put_family(f, defs[i].family, defs[i].help, defs[i].gauge ? "gauge" : "counter");
 		fputs(defs[i].family, f);
 		if (defs[i].labels)
 			fprintf(f, "{%s}", defs[i].labels);

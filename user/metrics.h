@@ -22,6 +22,7 @@ enum metric_counter {
 	METRIC_HOST_EVENTS,         /* events from processes outside containers */
 	METRIC_STALE_TARGETS,       /* target gone or PID reused before the kill */
 	METRIC_AUDIT_ERRORS,        /* audit record could not be written */
+	METRIC_REPORTS_LOST,        /* reports not spooled (disk full) or dropped past the spool bound */
 	METRIC_EVENTS_CONNECT,      /* pool connect / Stratum events received from the kernel */
 	METRIC_COUNTER_MAX,
 };

@@ -73,6 +73,10 @@ rx_agent_start() {
 	if ! RX_WAIT_MS=15000 rx_wait_for curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/readyz" -o /dev/null; then
 		echo "reflexd did not become ready; its stderr:" >&2
 		tail -n 30 "$RX_TMP/agent/stderr" >&2
+		if grep -q 'YAML syntax' "$RX_TMP/agent/stderr"; then
+			echo "the config it read ($config), numbered:" >&2
+			cat -n "$config" >&2
+		fi
 		return 1
 	fi
 }

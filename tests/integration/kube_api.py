@@ -18,6 +18,21 @@ shape), resuming from resourceVersion. A test drives it while a watch is open:
   POST   /_control/close          open watches end cleanly (as after timeoutSeconds)
   POST   /_control/hugeline       open watches send a line over 4 MiB
   GET    /_control/state          {"resourceVersion", "watches", "pods"}
+  POST   /_control/objects        owner objects (ReplicaSet, Deployment, Job, CronJob,
+                                  DaemonSet, StatefulSet; JSON object or array)
+  POST   /_control/fail           {"count": N, "code": C}: the next N API requests get C
+  POST   /_control/np_conflict    the next NetworkPolicy create gets 409 Conflict
+  GET    /_control/requests       the API requests so far: [{method, path, body, auth, code}]
+
+and, for the controller (user/controller.c), the object API:
+
+  GET    /api/v1/namespaces/NS/pods/NAME                   the pod, or 404 NotFound
+  GET    /apis/{apps,batch}/v1/namespaces/NS/KINDS/NAME    an owner object, or 404
+  DELETE /api/v1/namespaces/NS/pods/NAME                   DeleteOptions with
+         preconditions.uid: 200 and DELETED; 404 when gone; 409 Conflict on a uid mismatch
+  POST   /apis/networking.k8s.io/v1/namespaces/NS/networkpolicies
+         201 Created, or 409 AlreadyExists (the recorded Status) when the name exists
+  POST   /hooks/page                                      a pager webhook: recorded, 200
 
 Each request is logged as one line "METHOD PATH?QUERY auth=none|valid|invalid
 code=N". Binds 127.0.0.1 port 0 and prints the port on stdout; stops by
@@ -51,6 +66,7 @@ ap.add_argument("--split", type=int, default=0,
                 help="send watch data in pieces of this many bytes (tests line buffering)")
 ap.add_argument("--expired-event", default=EXPIRED_DEFAULT)
 ap.add_argument("--seconds", type=int, default=300)
+ap.add_argument("--objects", action="append", default=[], help="JSON file: owner objects (repeatable)")
 args = ap.parse_args()
 
 try:
@@ -74,6 +90,11 @@ class State:
         self.write_file_on_401 = None
         self.gens = {"expire": 0, "close": 0, "bookmark": 0, "hugeline": 0}
         self.watches = 0
+        self.objects = {}   # (plural, namespace, name) -> object
+        self.policies = {}  # (namespace, name) -> NetworkPolicy
+        self.requests = []
+        self.fail = (0, 500)
+        self.np_conflict = False
 
     def upsert(self, pod):
         meta = pod.setdefault("metadata", {})
@@ -113,6 +134,26 @@ def load_pods(path):
 for path in args.pods:
     for p in load_pods(path):
         state.upsert(p)
+
+PLURAL = {"ReplicaSet": "replicasets", "Deployment": "deployments", "StatefulSet": "statefulsets",
+          "DaemonSet": "daemonsets", "Job": "jobs", "CronJob": "cronjobs"}
+
+
+def add_objects(doc):
+    for o in doc if isinstance(doc, list) else [doc]:
+        meta = o.setdefault("metadata", {})
+        meta.setdefault("uid", str(uuid.uuid4()))
+        state.objects[(PLURAL[o["kind"]], meta.get("namespace", "default"), meta["name"])] = o
+
+
+for path in args.objects:
+    with open(path) as f:
+        add_objects(json.load(f))
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
 
 
 def on_node(pod, node):
@@ -168,6 +209,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urlsplit(self.path)
+        if self.object_api(b""):
+            return
+        if url.path == "/_control/requests":
+            with state.cond:
+                doc = list(state.requests)
+            return self.send_json(200, doc)
         if url.path == "/_control/state":
             with state.cond:
                 doc = {"resourceVersion": str(state.rv), "watches": state.watches, "pods": len(state.pods)}
@@ -301,13 +348,121 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    # ------------------------------------------------------ object API
+
+    def record(self, auth, code, raw):
+        with state.cond:
+            state.requests.append({"method": self.command, "path": self.path, "auth": auth, "code": code,
+                                   "body": json.loads(raw) if raw else None})
+
+    def reply(self, code, doc, auth, raw):
+        self.record(auth, code, raw)
+        self.send_json(code, doc, auth)
+
+    def object_api(self, raw):
+        """The controller's requests. True when the path was one of them."""
+        url = urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        pod = len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods"
+        owner = (len(parts) == 7 and parts[0] == "apis" and parts[1] in ("apps", "batch") and parts[2] == "v1"
+                 and parts[3] == "namespaces")
+        netpol = (len(parts) == 6 and parts[:4] == ["apis", "networking.k8s.io", "v1", "namespaces"]
+                  and parts[5] == "networkpolicies")
+        page = url.path == "/hooks/page"
+        if not (pod or owner or netpol or page):
+            return False
+        if page:
+            self.reply(200, {}, "none", raw)
+            return True
+        auth = self.auth()
+        with state.cond:
+            need_auth = state.token is not None
+            n, fail_code = state.fail
+            if n:
+                state.fail = (n - 1, fail_code)
+        if need_auth and auth != "valid":
+            with state.cond:
+                path, state.write_file_on_401 = state.write_file_on_401, None
+                token = state.token
+            if path:
+                with open(path + ".tmp", "w") as f:
+                    f.write(token + "\n")
+                os.rename(path + ".tmp", path)
+            self.reply(401, UNAUTHORIZED, auth, raw)
+            return True
+        if n:
+            self.reply(fail_code, status(fail_code, "InternalError", "injected failure"), auth, raw)
+            return True
+        ns = parts[4] if (owner or netpol) else parts[3]
+        if pod and self.command == "GET":
+            with state.cond:
+                p = state.pods.get((ns, parts[5]))
+            if p is None:
+                self.reply(404, status(404, "NotFound", f'pods "{parts[5]}" not found'), auth, raw)
+            else:
+                self.reply(200, dict(p, kind="Pod", apiVersion="v1"), auth, raw)
+        elif pod and self.command == "DELETE":
+            want = ((json.loads(raw) if raw else {}).get("preconditions") or {}).get("uid")
+            with state.cond:
+                p = state.pods.get((ns, parts[5]))
+                uid = p["metadata"]["uid"] if p else None
+                if p is not None and (want is None or want == uid):
+                    state.delete(ns, parts[5])
+                    state.cond.notify_all()
+            if p is None:
+                self.reply(404, status(404, "NotFound", f'pods "{parts[5]}" not found'), auth, raw)
+            elif want is not None and want != uid:
+                self.reply(409, status(409, "Conflict", "Precondition failed: UID in precondition: "
+                                       f"{want}, UID in object meta: {uid}"), auth, raw)
+            else:
+                self.reply(200, dict(p, kind="Pod", apiVersion="v1"), auth, raw)
+        elif owner and self.command == "GET":
+            with state.cond:
+                o = state.objects.get((parts[5], ns, parts[6]))
+            if o is None:
+                self.reply(404, status(404, "NotFound", f'{parts[5]} "{parts[6]}" not found'), auth, raw)
+            else:
+                self.reply(200, o, auth, raw)
+        elif netpol and self.command == "POST":
+            doc = json.loads(raw)
+            name = doc["metadata"]["name"]
+            with state.cond:
+                conflict, state.np_conflict = state.np_conflict, False
+                exists = (ns, name) in state.policies
+                if not exists and not conflict:
+                    state.policies[(ns, name)] = doc
+            if conflict:
+                self.reply(409, status(409, "Conflict", "Operation cannot be fulfilled: the object has been modified"),
+                           auth, raw)
+            elif exists:
+                try:
+                    with open(os.path.join(HERE, "../../../shared/fixtures/k8s/status-409-already-exists.json")) as f:
+                        already = json.load(f)
+                except OSError:
+                    already = status(409, "AlreadyExists", f'networkpolicies.networking.k8s.io "{name}" already exists')
+                self.reply(409, already, auth, raw)
+            else:
+                self.reply(201, doc, auth, raw)
+        else:
+            self.reply(405, status(405, "MethodNotAllowed", "method not allowed"), auth, raw)
+        return True
+
     # ------------------------------------------------------------- control
 
     def do_POST(self):
         path = urlsplit(self.path).path
         raw = self.body()
+        if self.object_api(raw):
+            return
         with state.cond:
-            if path == "/_control/pods":
+            if path == "/_control/objects":
+                add_objects(json.loads(raw))
+            elif path == "/_control/fail":
+                doc = json.loads(raw)
+                state.fail = (doc["count"], doc.get("code", 500))
+            elif path == "/_control/np_conflict":
+                state.np_conflict = True
+            elif path == "/_control/pods":
                 doc = json.loads(raw)
                 for p in doc if isinstance(doc, list) else [doc]:
                     state.upsert(p)
@@ -328,6 +483,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"resourceVersion": str(rv)})
 
     def do_DELETE(self):
+        if self.object_api(self.body()):
+            return
         parts = urlsplit(self.path).path.split("/")
         if len(parts) != 5 or parts[1:3] != ["_control", "pods"]:
             return self.send_json(404, {"error": "no such control"})

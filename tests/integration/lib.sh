@@ -630,7 +630,12 @@ rx__watchdog() {
 		sleep 1
 		kill -0 "$parent" 2>/dev/null || return 0
 	done
-	[ -f "$pidf" ] || return 0
+	# Under load the body may not have written its pid yet: wait for it (rx_test
+	# kills this watchdog when the body ends).
+	while [ ! -s "$pidf" ]; do
+		kill -0 "$parent" 2>/dev/null || return 0
+		sleep 0.1
+	done
 	read -r pid start <"$pidf" || return 0
 	[ -n "$pid" ] && [ "$(rx__starttime "$pid")" = "$start" ] || return 0
 	echo "timed out after ${secs}s (RX_TEST_TIMEOUT)" >"$reasonf"

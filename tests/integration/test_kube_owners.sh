@@ -37,6 +37,8 @@ PY
 
 api_start() {
 	: >"$RX_TMP/api.log"
+	# A stale port file from an earlier start would be read before the new server truncates it.
+	rm -f "$RX_TMP/api.port"
 	python3 "$RX_ROOT/tests/integration/kube_api.py" --log "$RX_TMP/api.log" --token "$1" --seconds 600 \
 		"${@:2}" >"$RX_TMP/api.port" 2>"$RX_TMP/api.err" &
 	echo $! >"$RX_TMP/api.pid"

@@ -259,7 +259,16 @@ static void test_full(void **state)
 		     "  pool_resolve_interval_s: 86400\n"
 		     "  block_pool_connections: false\n"
 		     "  scan_stratum_argv: false\n"
-		     "controller: {listen_address: ':8080', anything: [1, {deep: true}]}\n");
+		     "controller: {listen_address: '127.0.0.1:8080', dedupe_window_s: 30, gelf_stream: audit,\n"
+		     "  gelf_http_url: 'http://graylog:12201/gelf', page_webhook_url: ''}\n");
+	assert_true(c->has_controller_section);
+	assert_string_equal(c->controller.listen_address, "127.0.0.1:8080");
+	assert_int_equal(c->controller.dedupe_window_s, 30);
+	assert_string_equal(c->controller.gelf_stream, "audit");
+	assert_string_equal(c->controller.gelf_http_url, "http://graylog:12201/gelf");
+	assert_string_equal(c->controller.page_webhook_url, "");
+	assert_string_equal(c->controller.operator_, "reflex-controller");
+	assert_int_equal(c->controller.max_body_bytes, 1u << 20);
 	assert_true(c->dryrun);
 	assert_int_equal(c->n_allowed_namespaces, 3);
 	assert_string_equal(c->allowed_namespaces[1], "team-*");
@@ -706,7 +715,12 @@ static void test_limits(void **state)
 	expect_error(text, "t.yaml:3: more than 10000 list items in the file");
 	free(text);
 
-	/* Deep nesting, where the controller takes anything: no recursion to blow the stack. */
+	/* The controller: section is as strict as agent:. */
+	expect_error("controller: {anything: 1}\n", "t.yaml:1: key 'controller.anything': unknown key in controller:");
+	expect_error("controller: {dedupe_window_s: 0}\n", "t.yaml:1: key 'controller.dedupe_window_s'");
+	expect_error("controller: {gelf_http_url: 'graylog:12201'}\n", "t.yaml:1: key 'controller.gelf_http_url'");
+
+	/* Deep nesting: no recursion to blow the stack. */
 	text = repeat_items("controller: {x: ", "[", 100000, "");
 	expect_error(text, "YAML syntax:");
 	free(text);

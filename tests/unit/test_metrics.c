@@ -333,8 +333,9 @@ static void test_prometheus_exposition(void **state)
 	/* Escaped on the way out, the same bytes after unescaping. */
 	assert_true(sample_value(e, "reflex_hook_active", "detail", hostile_detail) == 0);
 	assert_true(sample_value(e, "reflex_build_info", "node", "node-\"a\"\\1\n") == 1);
-	/* counters + kernel + containers + 4 pool gauges + 3 hooks + ready + build info. */
-	assert_int_equal(e->n, METRIC_COUNTER_MAX + METRIC_K_MAX + 1 + 4 + 3 + 1 + 1);
+	/* counters + kernel + feed + containers + 4 pool gauges + 3 hooks + ready + build info. */
+	assert_int_equal(e->n, METRIC_COUNTER_MAX + METRIC_K_MAX + METRIC_F_MAX + 1 + 4 + 3 + 1 + 1);
+	assert_non_null(strstr(text, "# TYPE reflex_falco_queue_length gauge\n"));
 	assert_true(sample_value(e, "reflex_pool_addresses", NULL, NULL) == 0);
 	assert_non_null(strstr(text, "reflex_hook_active{hook=\"lsm/bprm_check_security\",detail=\"say \\\"hi\\\" "
 				     "\\\\ C:\\\\path\\nsecond line \\\\n not a newline\"} 0\n"));
@@ -452,9 +453,11 @@ static void test_status_json(void **state)
 						     "pool_domains",
 						     "pool_addresses",
 						     "pool_domains_resolving",
-						     "pool_domains_failing" };
+						     "pool_domains_failing",
+						     "falco",
+						     "disarmed_rules" };
 
-		assert_true(n < 10);
+		assert_true(n < 12);
 		assert_string_equal(key, order[n++]);
 	}
 	json_decref(j);

@@ -1,0 +1,450 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+# reflex-controller end to end: the real binary against a local Kubernetes API
+# (kube_api.py: pods, owners, DELETE with preconditions, NetworkPolicy create,
+# 401 rotation, injected 5xx) and a local Graylog (gelf_server.py: HTTP and UDP
+# GELF, down/up); and the agent's durable reports reaching it across a
+# controller outage and a kill -9 of the agent.
+
+source "$(dirname "${BASH_SOURCE[0]}")/agent.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/falco.sh"
+
+CTL=$RX_BUILD/reflex-controller
+DROPPER=$RX_BUILD/helpers/dropper
+POD_RULE="Terminal shell in container"
+ISO_RULE="Detect crypto miners using the Stratum protocol"
+TOKEN=ctl-s3cret
+
+# pod NS NAME OWNER_KIND OWNER_NAME [mirror]: a pod as the API serves it.
+pod() {
+	python3 - "$@" <<'PY'
+import json, sys, uuid
+ns, name, kind, owner = sys.argv[1:5]
+meta = {"name": name, "namespace": ns, "uid": str(uuid.uuid4())}
+if kind != "none":
+    meta["ownerReferences"] = [{"apiVersion": "v1" if kind == "Node" else "apps/v1" if kind != "Job" else "batch/v1",
+                                "kind": kind, "name": owner, "uid": str(uuid.uuid4()), "controller": True}]
+if len(sys.argv) > 5:
+    meta["annotations"] = {"kubernetes.io/config.mirror": "abc"}
+print(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                  "spec": {"nodeName": "it-node", "containers": [{"name": "app", "image": "busybox"}]}}))
+PY
+}
+
+# owner KIND NS NAME [OWNER_KIND OWNER_NAME]
+owner() {
+	python3 - "$@" <<'PY'
+import json, sys, uuid
+kind, ns, name = sys.argv[1:4]
+meta = {"name": name, "namespace": ns, "uid": str(uuid.uuid4())}
+if len(sys.argv) > 5:
+    meta["ownerReferences"] = [{"apiVersion": "batch/v1" if sys.argv[4] == "CronJob" else "apps/v1",
+                                "kind": sys.argv[4], "name": sys.argv[5], "uid": str(uuid.uuid4()), "controller": True}]
+print(json.dumps({"apiVersion": "batch/v1" if kind in ("Job", "CronJob") else "apps/v1", "kind": kind, "metadata": meta}))
+PY
+}
+
+api_start() {
+	: >"$RX_TMP/api.log"
+	# A stale port file from an earlier start would be read before the new server truncates it.
+	rm -f "$RX_TMP/api.port"
+	python3 "$RX_ROOT/tests/integration/kube_api.py" --log "$RX_TMP/api.log" --token k8s-one --seconds 900 \
+		>"$RX_TMP/api.port" 2>"$RX_TMP/api.err" &
+	echo $! >"$RX_TMP/api.pid"
+	rx_wait_for test -s "$RX_TMP/api.port" || rx_fail "API server did not start: $(cat "$RX_TMP/api.err")"
+	API="http://127.0.0.1:$(head -1 "$RX_TMP/api.port")"
+	echo -n k8s-one >"$RX_TMP/k8s-token"
+}
+api_control() { curl -sf -X "$1" "$API/_control/$2" ${3:+--data-binary "$3"} >/dev/null; }
+api_pod() { pod "$@" | curl -sf -X POST "$API/_control/pods" --data-binary @- >/dev/null; }
+api_owner() { owner "$@" | curl -sf -X POST "$API/_control/objects" --data-binary @- >/dev/null; }
+# api_requests METHOD PATH-SUBSTRING: how many such requests the API saw.
+api_requests() {
+	curl -sf "$API/_control/requests" |
+		python3 -c 'import json,sys; m,p=sys.argv[1:3]; print(sum(1 for r in json.load(sys.stdin) if r["method"]==m and p in r["path"]))' "$1" "$2"
+}
+api_last_body() {
+	curl -sf "$API/_control/requests" |
+		python3 -c 'import json,sys; m,p=sys.argv[1:3]; print(json.dumps([r for r in json.load(sys.stdin) if r["method"]==m and p in r["path"]][-1]["body"], sort_keys=True, separators=(",",":")))' "$1" "$2"
+}
+
+gelf_start() {
+	rm -f "$RX_TMP/gelf.port"
+	python3 "$RX_ROOT/tests/integration/gelf_server.py" --http-port 0 --udp-port 0 --out "$RX_TMP/gelf.jsonl" \
+		--down-file "$RX_TMP/graylog-down" >"$RX_TMP/gelf.port" 2>"$RX_TMP/gelf.err" &
+	echo $! >"$RX_TMP/gelf.pid"
+	rx_wait_for grep -q listening "$RX_TMP/gelf.port" || rx_fail "GELF server did not start: $(cat "$RX_TMP/gelf.err")"
+	GELF_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$RX_TMP/gelf.port")
+	GELF_UDP=$(sed -n 's/.*udp=\([0-9]*\).*/\1/p' "$RX_TMP/gelf.port")
+}
+gelf_count() { [ -f "$RX_TMP/gelf.jsonl" ] && grep -c "$1" "$RX_TMP/gelf.jsonl" || echo 0; }
+
+# ctl_config [dryrun] [extra controller lines]
+ctl_config() {
+	cat >"$RX_TMP/ctl.yaml" <<YAML
+dryrun: ${1:-false}
+allowed_namespaces: ["*"]
+denied_namespaces: [kube-system]
+protected_owners: [DaemonSet, StatefulSet]
+rules:
+  - name: $POD_RULE
+    action: kill_pod
+  - name: $ISO_RULE
+    action: isolate_namespace
+  - name: $RX_EXEC_RULE
+    action: kill_process
+agent:
+  unknown_owner: refuse
+controller:
+  listen_address: 127.0.0.1:${CTL_PORT:-19480}
+  token_file: $RX_TMP/ctl-token
+  kubernetes_api: $API
+  kubernetes_token_file: $RX_TMP/k8s-token
+  kubernetes_ca_file: ""
+  gelf_http_url: "${GELF_HTTP:+http://127.0.0.1:$GELF_HTTP/gelf}"
+  gelf_udp_address: "${GELF_UDP_ON:+127.0.0.1:$GELF_UDP}"
+  audit_spool_dir: $RX_TMP/ctl-spool
+  page_webhook_url: $API/hooks/page
+  dedupe_window_s: 60
+${2:-}
+YAML
+	echo -n "$TOKEN" >"$RX_TMP/ctl-token"
+}
+
+ctl_start() {
+	mkdir -p "$RX_TMP/ctl"
+	"$CTL" --config "$RX_TMP/ctl.yaml" "$@" >>"$RX_TMP/ctl/stdout" 2>>"$RX_TMP/ctl/stderr" &
+	echo $! >"$RX_TMP/ctl/pid"
+	rx_wait_for curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/readyz" -o /dev/null ||
+		rx_fail "controller not ready: $(tail -5 "$RX_TMP/ctl/stderr")"
+}
+ctl_stop() {
+	local pid rc=0
+	pid=$(cat "$RX_TMP/ctl/pid" 2>/dev/null) || return 0
+	rm -f "$RX_TMP/ctl/pid"
+	kill "$pid" 2>/dev/null || return 0
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+ctl_metric() {
+	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}
+# ctl_audit KEY=VALUE...: audit records on the controller's stdout matching all.
+ctl_audit() {
+	python3 - "$RX_TMP/ctl/stdout" "$@" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if all(str(r.get(k)).lower() == v.lower() if v != "null" else r.get(k) is None
+           for k, v in (a.split("=", 1) for a in sys.argv[2:])):
+        n += 1
+print(n)
+PY
+}
+ctl_audit_wait() { rx_wait_for bash -c "[ \$(ctl_audit $(printf '%q ' "$@")) -ge 1 ]"; }
+export -f ctl_audit
+
+# alert RULE NS POD [UUID]: a falcosidekick webhook body.
+alert() {
+	python3 - "$@" <<'PY'
+import json, sys, time, uuid
+rule, ns, pod = sys.argv[1:4]
+u = sys.argv[4] if len(sys.argv) > 4 else str(uuid.uuid4())
+t = time.time_ns()
+print(json.dumps({"uuid": u, "output": "Critical %s (k8s_ns=%s k8s_pod_name=%s \u003cshell\u003e)" % (rule, ns, pod),
+                  "priority": "Critical", "rule": rule,
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + ".%09dZ" % (t % 10**9),
+                  "output_fields": {"container.id": "0e4b6a9c3f12", "evt.time": t, "k8s.ns.name": ns,
+                                    "k8s.pod.name": pod, "proc.exepath": "/bin/sh", "proc.pid": 4242},
+                  "source": "syscall", "tags": ["container", "shell"], "hostname": "it-node"}))
+PY
+}
+# post BODY-FILE [curl args]: prints the HTTP status.
+post() {
+	curl -s -o "$RX_TMP/post.out" -w '%{http_code}' -X POST "http://127.0.0.1:${CTL_PORT:-19480}/alert" \
+		-H 'Content-Type: application/json; charset=utf-8' -H 'User-Agent: Falcosidekick' \
+		--data-binary "@$1" "${@:2}"
+}
+post_ok() { post "$1" -H "X-Falco-Token: $TOKEN" "${@:2}"; }
+
+teardown() {
+	local rc=0 p
+	ctl_stop || rc=$?
+	[ "$rc" -eq 0 ] || rx_fail "reflex-controller exited with status $rc at SIGTERM: $(tail -3 "$RX_TMP/ctl/stderr")"
+	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+	for p in api gelf; do
+		if [ -f "$RX_TMP/$p.pid" ]; then kill "$(cat "$RX_TMP/$p.pid")" 2>/dev/null || true; fi
+	done
+	# RX_TMP is shared by the tests of this file: the next one starts clean.
+	rm -rf "$RX_TMP/ctl" "$RX_TMP/ctl-spool" "$RX_TMP/agent-spool" "$RX_TMP/gelf.jsonl" "$RX_TMP/gelf.jsonl.invalid" \
+		"$RX_TMP/graylog-down" "$RX_TMP/api.pid" "$RX_TMP/gelf.pid"
+	rx_cleanup_all
+}
+
+t_kill_pod_deletes_exactly_once() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop web
+	api_owner ReplicaSet shop web-7d9f4b Deployment web
+	api_pod shop web-7d9f4b-x1 ReplicaSet web-7d9f4b
+	ctl_config
+	ctl_start
+	alert "$POD_RULE" shop web-7d9f4b-x1 11111111-2222-4333-8444-555555555555 >"$RX_TMP/a1.json"
+	[ "$(post_ok "$RX_TMP/a1.json")" = 200 ] || rx_fail "alert not accepted: $(cat "$RX_TMP/post.out")"
+	ctl_audit_wait action=kill_pod outcome=deleted pod=web-7d9f4b-x1 namespace=shop || rx_fail "no audit record of the delete"
+	# The exact calls: the pod, its owners up to the Deployment, one DELETE with the uid precondition.
+	[ "$(api_requests GET /pods/web-7d9f4b-x1)" = 1 ] || rx_fail "pod not read once"
+	[ "$(api_requests GET /replicasets/web-7d9f4b)" = 1 ] || rx_fail "ReplicaSet not walked"
+	[ "$(api_requests GET /deployments/web)" = 1 ] || rx_fail "Deployment not walked"
+	[ "$(api_requests DELETE /pods/web-7d9f4b-x1)" = 1 ] || rx_fail "not exactly one DELETE"
+	local uid body
+	uid=$(curl -sf "$API/_control/requests" | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin) if r["method"]=="GET" and "/pods/" in r["path"]][0] and "")')
+	body=$(api_last_body DELETE /pods/web-7d9f4b-x1)
+	python3 - "$body" <<'PY' || rx_fail "DELETE body wrong: $body"
+import json, sys
+b = json.loads(sys.argv[1])
+assert b["kind"] == "DeleteOptions" and b["apiVersion"] == "v1" and b["gracePeriodSeconds"] == 0, b
+assert len(b["preconditions"]["uid"]) == 36, b
+PY
+	grep -q 'Deployment web' "$RX_TMP/ctl/stdout" || rx_fail "owner chain not in the audit reason"
+	# Redelivery (same uuid) and a second alert for the same incident: no second DELETE.
+	[ "$(post_ok "$RX_TMP/a1.json")" = 200 ] && grep -q duplicate "$RX_TMP/post.out" || rx_fail "redelivery not a duplicate"
+	alert "$POD_RULE" shop web-7d9f4b-x1 >"$RX_TMP/a2.json"
+	[ "$(post_ok "$RX_TMP/a2.json")" = 200 ] || rx_fail "second alert not accepted"
+	ctl_audit_wait action=kill_pod outcome=duplicate || rx_fail "second alert not recorded as duplicate"
+	[ "$(api_requests DELETE /pods/)" = 1 ] || rx_fail "a duplicate deleted again"
+	[ "$(ctl_audit action=kill_pod)" = 2 ] || rx_fail "want 2 records (deleted, duplicate), got $(ctl_audit action=kill_pod)"
+	[ "$(ctl_metric 'reflex_controller_alerts_total{result="duplicate"}')" = 1 ] || rx_fail "duplicate not counted"
+	# Gone already: 404 on the pod.
+	alert "$POD_RULE" shop ghost-pod >"$RX_TMP/a3.json"
+	post_ok "$RX_TMP/a3.json" >/dev/null
+	ctl_audit_wait pod=ghost-pod outcome=gone || rx_fail "a missing pod not recorded as gone"
+	[ "$(api_requests DELETE /pods/ghost-pod)" = 0 ] || rx_fail "deleted a pod the API does not have"
+	: "$uid"
+}
+
+t_safeguards_refuse_and_dry_run_calls_nothing() {
+	trap teardown EXIT
+	api_start
+	api_owner DaemonSet shop agent
+	api_pod shop agent-x1 DaemonSet agent
+	api_owner StatefulSet shop db
+	api_pod shop db-0 StatefulSet db
+	api_pod shop etcd-node1 Node node1 mirror
+	api_owner CronJob shop backup
+	api_owner Job shop backup-29391780 CronJob backup
+	api_pod shop backup-29391780-mz8qd Job backup-29391780
+	api_pod kube-system dns-1 none none
+	ctl_config
+	ctl_start
+	local p
+	for p in agent-x1 db-0 etcd-node1; do
+		alert "$POD_RULE" shop "$p" >"$RX_TMP/a.json"
+		[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "alert for $p not accepted"
+		ctl_audit_wait pod="$p" outcome=refused || rx_fail "$p not refused"
+	done
+	alert "$POD_RULE" kube-system dns-1 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait pod=dns-1 outcome=refused || rx_fail "denied namespace not refused"
+	[ "$(api_requests DELETE /pods/)" = 0 ] || rx_fail "a protected pod was deleted"
+	grep -q 'DaemonSet' "$RX_TMP/ctl/stdout" && grep -q 'Node' "$RX_TMP/ctl/stdout" || rx_fail "refusals do not say why"
+	# A Job pod walks Job -> CronJob (not protected here): deleted.
+	alert "$POD_RULE" shop backup-29391780-mz8qd >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait pod=backup-29391780-mz8qd outcome=deleted || rx_fail "Job pod not deleted"
+	grep -q 'CronJob backup' "$RX_TMP/ctl/stdout" || rx_fail "Job -> CronJob not walked"
+	ctl_stop || rx_fail "controller exit status $?"
+
+	# Dry-run: the decision is recorded (DRY_RUN) and nothing is called but GETs.
+	api_owner ReplicaSet shop web-1 Deployment web
+	api_owner Deployment shop web
+	api_pod shop web-1-a ReplicaSet web-1
+	ctl_config true
+	ctl_start
+	alert "$POD_RULE" shop web-1-a >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	alert "$ISO_RULE" shop web-1-a >"$RX_TMP/b.json"
+	post_ok "$RX_TMP/b.json" >/dev/null
+	ctl_audit_wait pod=web-1-a outcome=dry_run action=kill_pod dry_run=true || rx_fail "no dry-run record"
+	ctl_audit_wait pod=web-1-a outcome=dry_run action=isolate_namespace || rx_fail "no isolation dry-run record"
+	grep -q 'DRY_RUN' "$RX_TMP/ctl/stdout" || rx_fail "dry-run record lacks DRY_RUN"
+	[ "$(api_requests DELETE /pods/)" = 1 ] || rx_fail "dry-run deleted something"
+	[ "$(api_requests POST /networkpolicies)" = 0 ] || rx_fail "dry-run isolated a namespace"
+}
+
+t_isolate_namespace_once_and_pages() {
+	trap teardown EXIT
+	api_start
+	api_pod prod api-1 none none
+	api_pod staging api-2 none none
+	api_pod qa api-3 none none
+	ctl_config
+	ctl_start
+	alert "$ISO_RULE" prod api-1 >"$RX_TMP/a.json"
+	[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "not accepted"
+	ctl_audit_wait action=isolate_namespace namespace=prod outcome=isolated || rx_fail "prod not isolated"
+	local body
+	body=$(api_last_body POST /namespaces/prod/networkpolicies)
+	python3 - "$body" <<'PY' || rx_fail "NetworkPolicy wrong: $body"
+import json, sys
+b = json.loads(sys.argv[1])
+assert b["kind"] == "NetworkPolicy" and b["apiVersion"] == "networking.k8s.io/v1", b
+assert b["metadata"]["name"] == "falco-emergency-isolation" and b["metadata"]["namespace"] == "prod", b
+assert b["spec"] == {"podSelector": {}, "policyTypes": ["Egress"]}, b
+PY
+	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "on-call not paged"
+	# Same namespace again: one action only.
+	alert "$ISO_RULE" prod api-1 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait action=isolate_namespace namespace=prod outcome=duplicate || rx_fail "second isolation not a duplicate"
+	[ "$(api_requests POST /namespaces/prod/networkpolicies)" = 1 ] || rx_fail "isolated twice"
+	# Already isolated (409 AlreadyExists) is success; another 409 is a failure.
+	curl -sf -X POST "$API/apis/networking.k8s.io/v1/namespaces/staging/networkpolicies" -H 'Authorization: Bearer k8s-one' \
+		--data-binary '{"metadata":{"name":"falco-emergency-isolation"}}' >/dev/null
+	alert "$ISO_RULE" staging api-2 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait namespace=staging outcome=isolated || rx_fail "AlreadyExists not taken as isolated"
+	grep -q 'already isolated' "$RX_TMP/ctl/stdout" || rx_fail "AlreadyExists not said"
+	api_control POST np_conflict
+	alert "$ISO_RULE" qa api-3 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait namespace=qa outcome=failed || rx_fail "a 409 Conflict was not a failure"
+}
+
+t_bad_requests_are_refused() {
+	trap teardown EXIT
+	api_start
+	# The hostile corpus's oversized files are over 64 KiB.
+	ctl_config false "  max_body_bytes: 65536"
+	ctl_start
+	alert "$POD_RULE" shop web >"$RX_TMP/a.json"
+	[ "$(post "$RX_TMP/a.json")" = 401 ] || rx_fail "no token accepted"
+	[ "$(post "$RX_TMP/a.json" -H 'X-Falco-Token: ctl-s3creT')" = 401 ] || rx_fail "wrong token accepted"
+	[ "$(post "$RX_TMP/a.json" -H 'X-Falco-Token: ctl-s3cret-and-more')" = 401 ] || rx_fail "longer token accepted"
+	python3 -c 'print("{\"rule\":\"" + "A" * 1100000 + "\"}")' >"$RX_TMP/big.json"
+	[ "$(post_ok "$RX_TMP/big.json")" = 413 ] || rx_fail "oversized body not 413"
+	printf '{"rule": "R", "output_fields": ' >"$RX_TMP/trunc.json"
+	[ "$(post_ok "$RX_TMP/trunc.json")" = 400 ] || rx_fail "truncated body not 400"
+	grep -q syntax "$RX_TMP/post.out" || rx_fail "400 without a reason"
+	local f code
+	for f in "$RX_ROOT"/tests/fixtures/falco-hostile/*; do
+		case $f in *.md) continue ;; esac
+		code=$(post_ok "$f")
+		case $code in 400 | 413) ;; *) rx_fail "HTTP $code for $(basename "$f")" ;; esac
+	done
+	# gzip bodies are taken; a gzip bomb is bounded.
+	gzip -c "$RX_TMP/a.json" >"$RX_TMP/a.json.gz"
+	[ "$(post_ok "$RX_TMP/a.json.gz" -H 'Content-Encoding: gzip')" = 200 ] || rx_fail "gzip body refused: $(cat "$RX_TMP/post.out")"
+	head -c 50000000 /dev/zero | gzip -c >"$RX_TMP/bomb.gz"
+	[ "$(post_ok "$RX_TMP/bomb.gz" -H 'Content-Encoding: gzip')" = 413 ] || rx_fail "gzip bomb not 413"
+	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/healthz" >/dev/null || rx_fail "/healthz"
+	[ "$(ctl_metric 'reflex_controller_alerts_total{result="unauthorized"}')" = 3 ] || rx_fail "unauthorized not counted"
+	kill -0 "$(cat "$RX_TMP/ctl/pid")" || rx_fail "controller died"
+}
+
+t_api_401_and_5xx() {
+	trap teardown EXIT
+	api_start
+	api_pod shop w-1 none none
+	api_pod shop w-2 none none
+	ctl_config
+	ctl_start
+	# The token rotates: 401, re-read, success.
+	api_control POST token "{\"token\": \"k8s-two\", \"write_file_on_401\": \"$RX_TMP/k8s-token\"}"
+	alert "$POD_RULE" shop w-1 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait pod=w-1 outcome=deleted || rx_fail "no delete after the token rotated: $(tail -3 "$RX_TMP/ctl/stderr")"
+	[ "$(ctl_metric reflex_controller_api_auth_retries_total)" -ge 1 ] || rx_fail "401 retry not counted"
+	# The API fails (500): a sidekick alert (never retried) is audited as failed.
+	api_control POST fail '{"count": 1, "code": 500}'
+	alert "$POD_RULE" shop w-2 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait pod=w-2 outcome=failed || rx_fail "API 500 not audited as failed"
+	[ "$(ctl_metric reflex_controller_api_errors_total)" -ge 1 ] || rx_fail "API error not counted"
+}
+
+t_graylog_down_then_up_loses_nothing() {
+	trap teardown EXIT
+	api_start
+	gelf_start
+	GELF_UDP_ON=1 ctl_config
+	: >"$RX_TMP/graylog-down"
+	ctl_start
+	local i
+	for i in 1 2 3 4 5; do
+		api_pod shop g-$i none none
+		alert "$POD_RULE" shop g-$i >"$RX_TMP/a.json"
+		post_ok "$RX_TMP/a.json" >/dev/null
+	done
+	rx_wait_for bash -c "[ \$(ctl_audit outcome=deleted) -eq 5 ]" || rx_fail "not 5 deletes"
+	sleep 1
+	[ "$(gelf_count g-)" = 0 ] || rx_fail "records reached a Graylog that is down"
+	[ "$(ctl_metric reflex_controller_audit_pending)" = 5 ] || rx_fail "5 records not pending: $(ctl_metric reflex_controller_audit_pending)"
+	# The controller restarts meanwhile: the spool survives.
+	ctl_stop || rx_fail "controller exit status $?"
+	ctl_start
+	rm -f "$RX_TMP/graylog-down"
+	# Each record over HTTP and UDP: 5 each, none twice.
+	RX_WAIT_MS=40000 rx_wait_for bash -c "[ \$(grep -c '\"_pod\": *\"g-' $RX_TMP/gelf.jsonl 2>/dev/null || echo 0) -ge 10 ]" ||
+		rx_fail "records not delivered after Graylog came back: $(gelf_count g-)"
+	sleep 1
+	python3 - "$RX_TMP/gelf.jsonl" <<'PY' || rx_fail "a record arrived twice, or is missing"
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("_pod", "").startswith("g-"):
+        assert m["version"] == "1.1" and m["_stream"] == "falco-automated-response", m
+        c[m["_pod"]] += 1
+assert sorted(c) == ["g-%d" % i for i in range(1, 6)] and set(c.values()) == {2}, c
+PY
+	[ ! -s "$RX_TMP/gelf.jsonl.invalid" ] || rx_fail "invalid GELF sent: $(head -2 "$RX_TMP/gelf.jsonl.invalid")"
+}
+
+# The agent's reports: the controller down, the agent kill -9'd with a full spool.
+t_agent_reports_arrive_once() {
+	trap teardown EXIT
+	api_start
+	ctl_config
+	rx_agent_config "$RX_TMP/agent.yaml" kill_process false "" "  controller_url: http://127.0.0.1:${CTL_PORT:-19480}
+  controller_token_file: $RX_TMP/ctl-token
+  report_spool_dir: $RX_TMP/agent-spool"
+	echo -n "$TOKEN" >"$RX_TMP/ctl-token"
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_ctr_create rp1 shop rp1-pod
+	rx_ctr_drop rp1 "$DROPPER" /tmp/dropped
+	local i rc
+	for i in 1 2 3; do
+		rc=0
+		rx_ctr_exec rp1 /tmp/dropped /tmp/m$i || rc=$?
+		[ "$rc" -eq 137 ] || rx_fail "exec $i not killed ($rc)"
+	done
+	rx_wait_for bash -c "[ \$(ls $RX_TMP/agent-spool/*.rec 2>/dev/null | wc -l) -eq 3 ]" || rx_fail "3 reports not spooled"
+	# kill -9 with the spool full, restart: nothing lost.
+	kill -9 "$(cat "$RX_TMP/agent/pid")"
+	sleep 0.5
+	rx_agent_start "$RX_TMP/agent.yaml"
+	ctl_start
+	RX_WAIT_MS=30000 rx_wait_for bash -c "[ \$(ctl_audit rule='$RX_EXEC_RULE' outcome=killed) -ge 3 ]" ||
+		rx_fail "reports did not arrive: $(ctl_audit rule="$RX_EXEC_RULE")"
+	sleep 2
+	[ "$(ctl_audit rule="$RX_EXEC_RULE")" = 3 ] || rx_fail "want 3 records, got $(ctl_audit rule="$RX_EXEC_RULE")"
+	ctl_audit_wait rule="$RX_EXEC_RULE" operator=reflex-agent node=it-node source=kernel namespace=shop pod=rp1-pod ||
+		rx_fail "node fields missing in the controller's record"
+	rx_wait_for bash -c "! ls $RX_TMP/agent-spool/*.rec >/dev/null 2>&1" || rx_fail "spool not emptied after delivery"
+	# While the controller is up, a new kill arrives at once.
+	rc=0
+	rx_ctr_exec rp1 /tmp/dropped /tmp/m4 || rc=$?
+	rx_wait_for bash -c "[ \$(ctl_audit rule='$RX_EXEC_RULE') -eq 4 ]" || rx_fail "live report not delivered"
+}
+
+rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
+rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
+rx_test isolate_namespace_once_and_pages t_isolate_namespace_once_and_pages
+rx_test bad_requests_are_refused t_bad_requests_are_refused
+rx_test api_401_and_5xx t_api_401_and_5xx
+rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
+rx_test agent_reports_arrive_once t_agent_reports_arrive_once

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Plain Kubernetes API requests for the controller; see kubeapi.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "kubeapi.h"
+#include "log.h"
+
+#define KUBEAPI_BODY_MAX (8u << 20) /* one object or Status; never a list */
+
+struct kubeapi {
+	char *api_url;
+	char *token_file;
+	char *ca_file;
+	unsigned int timeout_ms;
+	pthread_mutex_t lock;
+	unsigned long auth_retries;
+};
+
+int kubeapi_read_token(const char *path, char **ret)
+{
+	char *buf = malloc(KUBEAPI_TOKEN_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	while (len <= KUBEAPI_TOKEN_MAX && (n = read(fd, buf + len, KUBEAPI_TOKEN_MAX + 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (r == 0 && len > KUBEAPI_TOKEN_MAX)
+		r = -EFBIG;
+	if (r < 0)
+		goto fail;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	/* Goes into a header line: printable ASCII only. */
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] < 0x21 || buf[i] > 0x7e)
+			r = -EINVAL;
+	if (len == 0)
+		r = -ENODATA;
+	if (r < 0)
+		goto fail;
+	*ret = buf;
+	return 0;
+fail:
+	explicit_bzero(buf, KUBEAPI_TOKEN_MAX + 1);
+	free(buf);
+	return r;
+}
+
+char *kubeapi_url_from_env(void)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+	const char *port = getenv("KUBERNETES_SERVICE_PORT");
+	bool v6;
+	char *url;
+
+	if (!host || !*host)
+		return NULL;
+	if (!port || !*port)
+		port = "443";
+	v6 = strchr(host, ':') && host[0] != '[';
+	if (asprintf(&url, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
+		return NULL;
+	return url;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+struct kubeapi *kubeapi_new(const struct kubeapi_config *cfg)
+{
+	struct kubeapi *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->api_url = cfg->api_url && *cfg->api_url ? strdup(cfg->api_url) : kubeapi_url_from_env();
+	k->token_file = dup_or_null(cfg->token_file);
+	k->ca_file = dup_or_null(cfg->ca_file);
+	k->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
+	pthread_mutex_init(&k->lock, NULL);
+	if (!k->api_url || (cfg->token_file && *cfg->token_file && !k->token_file) ||
+	    (cfg->ca_file && *cfg->ca_file && !k->ca_file)) {
+		int err = k->api_url ? ENOMEM : EINVAL;
+
+		kubeapi_free(k);
+		errno = err;
+		return NULL;
+	}
+	/* A trailing slash would double the one every path starts with. */
+	for (size_t n = strlen(k->api_url); n && k->api_url[n - 1] == '/'; n--)
+		k->api_url[n - 1] = '\0';
+	return k;
+}
+
+const char *kubeapi_url(const struct kubeapi *k)
+{
+	return k->api_url;
+}
+
+struct body {
+	char *data;
+	size_t len;
+	bool too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct body *b = userdata;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (b->len + n > KUBEAPI_BODY_MAX) {
+		b->too_big = true;
+		return 0;
+	}
+	grown = realloc(b->data, b->len + n + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + b->len, p, n);
+	b->data = grown;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* Printable ASCII only: it ends up in log lines and audit records. */
+static void copy_printable(char *out, size_t size, const char *in)
+{
+	size_t o = 0;
+
+	for (const char *p = in; p && *p && o + 1 < size; p++)
+		out[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	out[o] = '\0';
+}
+
+static void read_status(struct kubeapi_response *r)
+{
+	json_t *root = json_loadb(r->body, r->len, 0, NULL);
+
+	if (json_is_object(root) && !strcmp(json_string_value(json_object_get(root, "kind")) ?: "", "Status")) {
+		copy_printable(r->reason, sizeof(r->reason), json_string_value(json_object_get(root, "reason")));
+		copy_printable(r->message, sizeof(r->message), json_string_value(json_object_get(root, "message")));
+	}
+	json_decref(root);
+}
+
+static int request_once(struct kubeapi *k, const char *method, const char *path, const char *body,
+			struct kubeapi_response *ret)
+{
+	struct curl_slist *headers = NULL, *h;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct body b = { 0 };
+	char *url = NULL;
+	CURLcode res;
+	CURL *easy;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (asprintf(&url, "%s%s", k->api_url, path) < 0)
+		return -ENOMEM;
+	easy = curl_easy_init();
+	headers = curl_slist_append(NULL, "Accept: application/json");
+	h = headers ? curl_slist_append(headers, "Content-Type: application/json") : NULL;
+	if (!easy || !h) {
+		r = -ENOMEM;
+		goto out;
+	}
+	headers = h;
+	if (k->token_file) {
+		char *token = NULL, *line = NULL;
+
+		r = kubeapi_read_token(k->token_file, &token);
+		if (r < 0) {
+			snprintf(ret->message, sizeof(ret->message), "token %s: %s", k->token_file, strerror(-r));
+			goto out;
+		}
+		if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
+			line = NULL;
+		h = line ? curl_slist_append(headers, line) : NULL;
+		if (line) {
+			explicit_bzero(line, strlen(line));
+			free(line);
+		}
+		explicit_bzero(token, strlen(token));
+		free(token);
+		if (!h) {
+			r = -ENOMEM;
+			goto out;
+		}
+		headers = h;
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "reflex-controller");
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	if (body)
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+	if (k->ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, k->ca_file);
+	res = curl_easy_perform(easy);
+	if (res != CURLE_OK) {
+		copy_printable(ret->message, sizeof(ret->message),
+			       b.too_big ? "answer over 8 MiB" : errbuf[0] ? errbuf : curl_easy_strerror(res));
+		r = res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+		    : res == CURLE_COULDNT_CONNECT   ? -ECONNREFUSED
+		    : b.too_big                      ? -EFBIG
+						     : -EIO;
+		goto out;
+	}
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &ret->status);
+	ret->body = b.data ? b.data : strdup("");
+	ret->len = b.len;
+	b.data = NULL;
+	if (!ret->body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	read_status(ret);
+out:
+	free(b.data);
+	curl_slist_free_all(headers);
+	if (easy)
+		curl_easy_cleanup(easy);
+	free(url);
+	return r;
+}
+
+int kubeapi_request(struct kubeapi *k, const char *method, const char *path, const char *body,
+		    struct kubeapi_response *ret)
+{
+	int r = request_once(k, method, path, body, ret);
+
+	if (r == 0 && ret->status == 401 && k->token_file) {
+		pthread_mutex_lock(&k->lock);
+		k->auth_retries++;
+		pthread_mutex_unlock(&k->lock);
+		log_warn("kube: %s %s: 401 Unauthorized, reading %s again and retrying", method, path, k->token_file);
+		kubeapi_response_clear(ret);
+		r = request_once(k, method, path, body, ret);
+	}
+	return r;
+}
+
+void kubeapi_response_clear(struct kubeapi_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+unsigned long kubeapi_auth_retries(struct kubeapi *k)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&k->lock);
+	n = k->auth_retries;
+	pthread_mutex_unlock(&k->lock);
+	return n;
+}
+
+void kubeapi_free(struct kubeapi *k)
+{
+	if (!k)
+		return;
+	free(k->api_url);
+	free(k->token_file);
+	free(k->ca_file);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}
