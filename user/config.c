@@ -864,7 +864,7 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ag->report_spool_dir, "/var/lib/reflex/reports");
 	if (!ag->report_spool_max_bytes)
 		ag->report_spool_max_bytes = 64u << 20;
-	err = err ?: set_default(&ct->listen_address, "0.0.0.0:2801");
+	err = err ?: set_default(&ct->listen_address, "0.0.0.0:8080");
 	err = err ?: set_default(&ct->token_file, "/etc/reflex/token");
 	if (!ct->max_body_bytes)
 		ct->max_body_bytes = 1u << 20;

@@ -99,7 +99,7 @@ struct agent_config {
 
 /* reflex-controller's own keys (the controller: section). */
 struct controller_config {
-	char *listen_address;     /* HOST:PORT for /alert, /healthz, /readyz, /metrics; default 0.0.0.0:2801 */
+	char *listen_address;     /* HOST:PORT for /alert, /healthz, /readyz, /metrics; default 0.0.0.0:8080 */
 	char *token_file;         /* X-Falco-Token expected; default /etc/reflex/token; "" accepts any (warned) */
 	unsigned int max_body_bytes; /* default 1 MiB */
 	char *kubernetes_api;     /* "auto", "" off, or a URL */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-/* reflex: the operator's CLI. `reflex status`, `reflex config check FILE`. */
+/* reflex: the operator's CLI. `reflex status`, `reflex config check FILE`, `reflex triage ...`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "status_client.h"
+#include "triage.h"
 
 #define REFLEX_VERSION "0.1.0"
 #define DEFAULT_ADDRESS "127.0.0.1:9464"
@@ -21,10 +22,15 @@ static const char usage[] =
 	"        (default address " DEFAULT_ADDRESS ", agent.metrics_address)\n"
 	"  config check FILE\n"
 	"        validate a config file; prints a summary, or FILE:LINE: what is wrong\n"
+	"  triage events|classify|fix|verify|report [OPTIONS]\n"
+	"        the Falco triage runbook: pull events (VictoriaLogs, audit log, alerts file),\n"
+	"        classify against rules/baseline.yaml, fix (image bake or a scoped exception),\n"
+	"        verify they stopped, report (reflex triage COMMAND --help)\n"
 	"  version\n"
 	"  help\n"
 	"\n"
-	"Exit status: 0 success, 1 failure (the message says which), 2 usage error.\n";
+	"Exit status: 0 success, 1 failure (the message says which), 2 usage error,\n"
+	"3 events remain (triage verify, triage report).\n";
 
 static int cmd_status(int argc, char **argv)
 {
@@ -135,6 +141,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "status"))
 		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "triage"))
+		return triage_main(argc - 1, argv + 1, stdout, stderr);
 	if (!strcmp(argv[1], "config")) {
 		if (argc == 4 && !strcmp(argv[2], "check"))
 			return cmd_config_check(argv[3]);

@@ -661,7 +661,9 @@ rx__test_body() (
 	local name=$1 func=$2
 	RX__TEST_PID=$BASHPID
 	RX__REASON_FILE=$3
-	echo "$BASHPID $(rx__starttime "$BASHPID")" >"$4"
+	# $BASHPID inside $(...) would be the substitution's own pid: take it here.
+	local me=$BASHPID
+	echo "$me $(rx__starttime "$me")" >"$4"
 	set -eE -o pipefail
 	trap 'rx__on_err "$?" "$BASH_COMMAND" "${BASH_SOURCE[0]:-?}" "$LINENO"' ERR
 	echo "=== $name ($(date '+%F %T'))"

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * At-least-once delivery over a real spool directory: order, retry with
+ * backoff after failures, permanent refusals, records left by a stopped
+ * sender delivered by the next one; and the agent's report format read back
+ * by the controller's parser.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "controller.h"
+#include "deliver.h"
+#include "falco_alert.h"
+#include "reporter.h"
+
+struct receiver {
+	pthread_mutex_t lock;
+	char got[64][32]; /* what was delivered, in order */
+	int n_got;
+	int attempts;
+	int fail_next;    /* answer -EIO this many times */
+	const char *refuse; /* answer -EBADMSG for this record */
+};
+
+static int receive(void *ctx, const void *data, size_t len, char *err, size_t errlen)
+{
+	struct receiver *r = ctx;
+	int ret = 0;
+
+	pthread_mutex_lock(&r->lock);
+	r->attempts++;
+	if (r->fail_next > 0) {
+		r->fail_next--;
+		snprintf(err, errlen, "receiver down");
+		ret = -EIO;
+	} else if (r->refuse && len == strlen(r->refuse) && !memcmp(data, r->refuse, len)) {
+		snprintf(err, errlen, "HTTP 400");
+		ret = -EBADMSG;
+	} else if (r->n_got < 64) {
+		snprintf(r->got[r->n_got++], sizeof(r->got[0]), "%.*s", (int)len, (const char *)data);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/rx-deliver-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct deliver *start(struct receiver *r)
+{
+	char spool[128];
+	struct deliver_config c = {
+		.what = "test records",
+		.spool_dir = spool,
+		.spool_max_bytes = 1 << 20,
+		.backoff_min_ms = 20,
+		.backoff_max_ms = 80,
+		.send = receive,
+		.ctx = r,
+	};
+	struct deliver *d = NULL;
+
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	assert_int_equal(deliver_start(&c, &d), 0);
+	return d;
+}
+
+static void test_in_order_after_failures(void **state)
+{
+	struct receiver r = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_next = 3 };
+	struct deliver_stats st;
+	struct deliver *d = start(&r);
+	char rec[16];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		assert_int_equal(deliver_submit(d, rec, strlen(rec), NULL), 0);
+	}
+	assert_true(deliver_flush(d, 10000));
+	deliver_get_stats(d, &st);
+	assert_int_equal(st.submitted, 10);
+	assert_int_equal(st.delivered, 10);
+	assert_int_equal(st.retries, 3);
+	assert_int_equal(st.pending, 0);
+	assert_false(st.backing_off);
+	assert_int_equal(r.n_got, 10);
+	for (int i = 0; i < 10; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		assert_string_equal(r.got[i], rec);
+	}
+	deliver_stop(d);
+}
+
+static void test_refused_record_is_dropped_not_retried(void **state)
+{
+	struct receiver r = { .lock = PTHREAD_MUTEX_INITIALIZER, .refuse = "bad" };
+	struct deliver_stats st;
+	struct deliver *d = start(&r);
+
+	(void)state;
+	assert_int_equal(deliver_submit(d, "a", 1, NULL), 0);
+	assert_int_equal(deliver_submit(d, "bad", 3, NULL), 0);
+	assert_int_equal(deliver_submit(d, "b", 1, NULL), 0);
+	assert_true(deliver_flush(d, 10000));
+	deliver_get_stats(d, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.delivered, 2);
+	assert_int_equal(r.attempts, 3);
+	assert_string_equal(r.got[0], "a");
+	assert_string_equal(r.got[1], "b");
+	deliver_stop(d);
+}
+
+/* A sender stopped while the receiver is down leaves its records; the next start sends them first. */
+static void test_records_survive_a_stop(void **state)
+{
+	struct receiver down = { .lock = PTHREAD_MUTEX_INITIALIZER, .fail_next = 1000000 };
+	struct receiver up = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct deliver_stats st;
+	struct deliver *d = start(&down);
+
+	(void)state;
+	assert_int_equal(deliver_submit(d, "x1", 2, NULL), 0);
+	assert_int_equal(deliver_submit(d, "x2", 2, NULL), 0);
+	assert_false(deliver_flush(d, 200));
+	deliver_get_stats(d, &st);
+	assert_int_equal(st.pending, 2);
+	assert_true(st.backing_off);
+	assert_non_null(strstr(st.last_error, "receiver down"));
+	deliver_stop(d);
+	assert_int_equal(down.n_got, 0);
+
+	d = start(&up);
+	assert_int_equal(deliver_submit(d, "x3", 2, NULL), 0);
+	assert_true(deliver_flush(d, 10000));
+	assert_int_equal(up.n_got, 3);
+	assert_string_equal(up.got[0], "x1");
+	assert_string_equal(up.got[1], "x2");
+	assert_string_equal(up.got[2], "x3");
+	deliver_stop(d);
+}
+
+/* What the agent sends is what the controller reads: a Falco-shaped alert plus "reflex". */
+static void test_report_reads_back_as_an_alert(void **state)
+{
+	struct audit_record r = {
+		.time = { .tv_sec = 1763694004, .tv_nsec = 112233445 },
+		.action = "kill_process",
+		.outcome = "killed",
+		.namespace_ = "shop",
+		.pod = "web-7d9c",
+		.rule = "Drop and execute new binary in container",
+		.reason = "a dropped binary",
+		.operator_ = "reflex-agent",
+		.node = "node-1",
+		.container_id = "5c1e0d9a7b21aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		.pid = 4242,
+		.exe_path = "/tmp/xmrig",
+		.source = "kernel",
+		.latency_us = 52,
+		.kill_mode = "kernel",
+		.image = "busybox:1.36",
+		.event_id = "abc-1-4242",
+	};
+	struct falco_alert al;
+	char err[256];
+	char *text = reporter_format(&r, 1763694004000000001ULL);
+	json_t *rx;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(falco_alert_parse(text, strlen(text), 0, &al, err, sizeof(err)), FALCO_PARSE_OK);
+	assert_string_equal(al.rule, r.rule);
+	assert_string_equal(al.priority_text, "Critical");
+	assert_true(al.time_ns == 1763694004000000001ULL);
+	assert_string_equal(al.container_id, r.container_id);
+	assert_string_equal(al.exe_path, "/tmp/xmrig");
+	assert_int_equal(al.pid, 4242);
+	assert_string_equal(al.k8s_namespace, "shop");
+	assert_string_equal(al.k8s_pod, "web-7d9c");
+	assert_string_equal(al.image, "busybox:1.36");
+	assert_string_equal(al.hostname, "node-1");
+	rx = json_object_get(al.json, "reflex");
+	assert_string_equal(json_string_value(json_object_get(rx, "event_id")), "abc-1-4242");
+	assert_string_equal(json_string_value(json_object_get(rx, "outcome")), "killed");
+	assert_string_equal(json_string_value(json_object_get(rx, "kill_mode")), "kernel");
+	assert_int_equal(json_integer_value(json_object_get(rx, "latency_us")), 52);
+	assert_false(json_is_true(json_object_get(rx, "dry_run")));
+	falco_alert_clear(&al);
+	free(text);
+
+	/* A host process: container.id "host", never a pod. */
+	r.container_id = NULL;
+	r.namespace_ = NULL;
+	r.pod = NULL;
+	text = reporter_format(&r, 0);
+	assert_int_equal(falco_alert_parse(text, strlen(text), 0, &al, err, sizeof(err)), FALCO_PARSE_OK);
+	assert_string_equal(al.container_id, "host");
+	assert_null(al.k8s_pod);
+	assert_true(al.time_ns == 1763694004112233445ULL);
+	falco_alert_clear(&al);
+	free(text);
+}
+
+static void test_token_compare(void **state)
+{
+	(void)state;
+	assert_true(controller_token_equal("s3cret", "s3cret"));
+	assert_false(controller_token_equal("s3cre", "s3cret"));
+	assert_false(controller_token_equal("s3cret!", "s3cret"));
+	assert_false(controller_token_equal("S3cret", "s3cret"));
+	assert_false(controller_token_equal("", "s3cret"));
+	assert_true(controller_token_equal("", ""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_in_order_after_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_record_is_dropped_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records_survive_a_stop, setup, teardown),
+		cmocka_unit_test(test_report_reads_back_as_an_alert),
+		cmocka_unit_test(test_token_compare),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
