@@ -52,7 +52,7 @@ TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test test-unit test-unit-asan test-valgrind test-integration \
-	bench demo clean
+	bench bench-quick demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -113,6 +113,10 @@ test-integration: all
 
 bench: all
 	$(Q)tools/bench
+
+# The short profile CI runs after the tests: a table, never a verdict on noise.
+bench-quick: all
+	$(Q)timeout 1200 tools/bench --quick
 
 demo: all
 	$(Q)tools/demo

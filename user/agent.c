@@ -64,6 +64,7 @@ struct incident {
 	char reason[768];
 	char namespace_[64];
 	char pod[254];
+	char pod_uid[37];
 	char container_id[65];
 	char image[512];
 	char exe_path[REFLEX_PATH_LEN];
@@ -217,6 +218,7 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		.cgroup_id = inc->cgroup_id,
 		.event_id = inc->event_id,
 		.destination = or_null(inc->destination),
+		.pod_uid = or_null(inc->pod_uid),
 	};
 
 	clock_gettime(CLOCK_REALTIME, &r.time);
@@ -627,6 +629,13 @@ static struct incident *find_open_incident(struct agent *a, const struct corr_ev
 
 			if (!match || (!ev_is_falco && !m->from_falco))
 				continue;
+			/*
+			 * Two Falco alerts are one incident only when they are the same
+			 * event delivered twice (socket and HTTP): a second alert of the
+			 * same exe in the same container may name another process.
+			 */
+			if (ev_is_falco && m->from_falco && m->event_real_ns != ev->time_ns)
+				continue;
 			if (want_acted && !m->acted)
 				continue;
 			if (m->acted || !rule_kills || !strcmp(m->rule, rule))
@@ -735,6 +744,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			copy_str(inc->pod, sizeof(inc->pod), info->meta.pod_name);
 			copy_str(inc->image, sizeof(inc->image), info->meta.image);
 		}
+		copy_str(inc->pod_uid, sizeof(inc->pod_uid), info->meta_known ? info->meta.pod_uid : info->ref.pod_uid);
 	} else {
 		info = NULL;
 		metrics_inc(a->metrics, METRIC_HOST_EVENTS);
@@ -1097,6 +1107,8 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 			inc->is_container = true;
 			copy_str(inc->container_id, sizeof(inc->container_id), info->ref.id);
 			inc->cgroup_id = info->cgroup_id;
+			copy_str(inc->pod_uid, sizeof(inc->pod_uid),
+				 info->meta_known ? info->meta.pod_uid : info->ref.pod_uid);
 			if (info->meta_known) {
 				copy_str(inc->namespace_, sizeof(inc->namespace_), info->meta.namespace_);
 				copy_str(inc->pod, sizeof(inc->pod), info->meta.pod_name);

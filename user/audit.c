@@ -219,6 +219,7 @@ char *audit_format(const struct audit_record *r)
 	}
 	add_extra(o, "event_id", r->event_id, &err);
 	add_extra(o, "destination", r->destination, &err);
+	add_extra(o, "pod_uid", r->pod_uid, &err);
 	free(reason_buf);
 	if (!err)
 		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -36,6 +36,7 @@ struct audit_record {
 	uint64_t cgroup_id;
 	const char *event_id;
 	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
+	const char *pod_uid;         /* the pod's metadata.uid: a newer pod of the same name is another pod */
 };
 
 /* The record as one JSON line without the newline; malloc'd, NULL on ENOMEM. */

@@ -549,8 +549,10 @@ static void read_node_report(json_t *root, struct node_report *n)
 	json_t *lat;
 
 	memset(n, 0, sizeof(*n));
-	if (!json_is_object(rx))
+	if (!json_is_object(rx)) {
+		n->pod_uid = json_string_value(json_object_get(json_object_get(root, "output_fields"), "k8s.pod.uid"));
 		return;
+	}
 	n->present = true;
 	n->node = json_string_value(json_object_get(rx, "node"));
 	n->event_id = json_string_value(json_object_get(rx, "event_id"));
@@ -560,6 +562,9 @@ static void read_node_report(json_t *root, struct node_report *n)
 	n->source = json_string_value(json_object_get(rx, "source"));
 	n->reason = json_string_value(json_object_get(rx, "reason"));
 	n->pod_uid = json_string_value(json_object_get(rx, "pod_uid"));
+	/* Falco itself can print k8s.pod.uid (append_output): the same check. */
+	if (!n->pod_uid)
+		n->pod_uid = json_string_value(json_object_get(json_object_get(root, "output_fields"), "k8s.pod.uid"));
 	n->dry_run = json_is_true(json_object_get(rx, "dry_run"));
 	lat = json_object_get(rx, "latency_us");
 	n->latency_us = json_is_integer(lat) ? json_integer_value(lat) : -1;

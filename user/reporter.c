@@ -77,6 +77,7 @@ char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 				   r->container_id && *r->container_id ? json_string(r->container_id) : json_string("host"));
 	err |= json_object_set_new(fields, "k8s.ns.name", str_or_null(r->namespace_));
 	err |= json_object_set_new(fields, "k8s.pod.name", str_or_null(r->pod));
+	err |= json_object_set_new(fields, "k8s.pod.uid", str_or_null(r->pod_uid));
 	err |= json_object_set_new(fields, "proc.exepath",
 				   r->exe_path && r->exe_path[0] == '/' ? json_string(r->exe_path) : json_null());
 	err |= json_object_set_new(fields, "proc.pid", r->pid > 0 ? json_integer(r->pid) : json_null());
@@ -95,6 +96,7 @@ char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 	err |= json_object_set_new(rx, "dry_run", json_boolean(r->dry_run));
 	err |= json_object_set_new(rx, "reason", str_or_null(r->reason));
 	err |= json_object_set_new(rx, "operator", str_or_null(r->operator_));
+	err |= json_object_set_new(rx, "pod_uid", str_or_null(r->pod_uid));
 
 	err |= json_object_set_new(root, "output", json_string(r->falco_output && *r->falco_output ? r->falco_output
 												    : output));

@@ -147,18 +147,21 @@ PY
 ctl_audit_wait() { rx_wait_for bash -c "[ \$(ctl_audit $(printf '%q ' "$@")) -ge 1 ]"; }
 export -f ctl_audit
 
-# alert RULE NS POD [UUID]: a falcosidekick webhook body.
+# alert RULE NS POD [UUID [POD_UID]]: a falcosidekick webhook body (k8s.pod.uid
+# as Falco prints it when append_output adds it).
 alert() {
 	python3 - "$@" <<'PY'
 import json, sys, time, uuid
 rule, ns, pod = sys.argv[1:4]
-u = sys.argv[4] if len(sys.argv) > 4 else str(uuid.uuid4())
+u = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else str(uuid.uuid4())
+pod_uid = sys.argv[5] if len(sys.argv) > 5 else None
 t = time.time_ns()
 print(json.dumps({"uuid": u, "output": "Critical %s (k8s_ns=%s k8s_pod_name=%s \u003cshell\u003e)" % (rule, ns, pod),
                   "priority": "Critical", "rule": rule,
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + ".%09dZ" % (t % 10**9),
                   "output_fields": {"container.id": "0e4b6a9c3f12", "evt.time": t, "k8s.ns.name": ns,
-                                    "k8s.pod.name": pod, "proc.exepath": "/bin/sh", "proc.pid": 4242},
+                                    "k8s.pod.name": pod, "proc.exepath": "/bin/sh", "proc.pid": 4242,
+                                    **({"k8s.pod.uid": pod_uid} if pod_uid else {})},
                   "source": "syscall", "tags": ["container", "shell"], "hostname": "it-node"}))
 PY
 }
@@ -224,6 +227,40 @@ PY
 	ctl_audit_wait pod=ghost-pod outcome=gone || rx_fail "a missing pod not recorded as gone"
 	[ "$(api_requests DELETE /pods/ghost-pod)" = 0 ] || rx_fail "deleted a pod the API does not have"
 	: "$uid"
+}
+
+# Two controller replicas share nothing: one incident delivered to both (the
+# sidekick alert to one, the redelivery to the other) after the owner has
+# recreated the pod under the same name must not delete the new pod.
+t_two_replicas_never_delete_a_newer_pod() {
+	trap 'kill "$(cat "$RX_TMP/ctl2.pid" 2>/dev/null)" 2>/dev/null; teardown' EXIT
+	api_start
+	api_pod shop db-web-0 none none
+	local uid1 uid2
+	uid1=$(curl -sf -H 'Authorization: Bearer k8s-one' "$API/api/v1/namespaces/shop/pods/db-web-0" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["uid"])')
+	ctl_config
+	ctl_start
+	sed -e "s|listen_address: .*|listen_address: 127.0.0.1:19481|" -e "s|audit_spool_dir: .*|audit_spool_dir: $RX_TMP/ctl2-spool|" \
+		"$RX_TMP/ctl.yaml" >"$RX_TMP/ctl2.yaml"
+	"$CTL" --config "$RX_TMP/ctl2.yaml" >"$RX_TMP/ctl2.out" 2>"$RX_TMP/ctl2.err" &
+	echo $! >"$RX_TMP/ctl2.pid"
+	rx_wait_for curl -sf http://127.0.0.1:19481/readyz -o /dev/null || rx_fail "second replica not ready"
+	alert "$POD_RULE" shop db-web-0 aaaaaaaa-2222-4333-8444-555555555555 "$uid1" >"$RX_TMP/a.json"
+	[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "replica 1 refused"
+	ctl_audit_wait pod=db-web-0 outcome=deleted || rx_fail "replica 1 did not delete"
+	# The owner recreates the pod: same name, new uid.
+	api_pod shop db-web-0 none none
+	uid2=$(curl -sf -H 'Authorization: Bearer k8s-one' "$API/api/v1/namespaces/shop/pods/db-web-0" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["uid"])')
+	[ "$uid1" != "$uid2" ] || rx_fail "the stand-in kept the uid"
+	CTL_PORT=19481 post_ok "$RX_TMP/a.json" >/dev/null
+	rx_wait_for grep -q '"outcome":"refused"' "$RX_TMP/ctl2.out" || rx_fail "replica 2 did not refuse: $(cat "$RX_TMP/ctl2.out")"
+	grep -q "a newer pod, not touched" "$RX_TMP/ctl2.out" || rx_fail "refusal does not say why"
+	[ "$(api_requests DELETE /pods/db-web-0)" = 1 ] || rx_fail "the newer pod got a DELETE"
+	curl -sf -H 'Authorization: Bearer k8s-one' "$API/api/v1/namespaces/shop/pods/db-web-0" >/dev/null ||
+		rx_fail "the newer pod is gone"
+	kill "$(cat "$RX_TMP/ctl2.pid")"
 }
 
 t_safeguards_refuse_and_dry_run_calls_nothing() {
@@ -442,6 +479,7 @@ t_agent_reports_arrive_once() {
 }
 
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
+rx_test two_replicas_never_delete_a_newer_pod t_two_replicas_never_delete_a_newer_pod
 rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
 rx_test isolate_namespace_once_and_pages t_isolate_namespace_once_and_pages
 rx_test bad_requests_are_refused t_bad_requests_are_refused

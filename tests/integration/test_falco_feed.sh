@@ -193,6 +193,29 @@ t_falco_only_kill_by_exe_respects_start_time() {
 	rx_ctr_alive db2 || rx_fail "container init (another exe) died"
 }
 
+t_each_falco_alert_of_a_new_process_acts() {
+	trap teardown EXIT
+	RX_CORRELATION_MS=5000 start_agent alert
+	container db3 production
+	local p1 p2 t1
+	p1=$(rx_ctr_exec_bg db3 /bin/dropper /tmp/e1 sleep)
+	sleep 0.05
+	t1=$(date +%s%N)
+	rx_falco_alert "$SHELL_RULE" "$(rx_ctr_id12 db3)" /bin/dropper "" "$t1" >"$RX_TMP/alert1"
+	rx_falco_send "$RX_TMP/alert1"
+	rx_wait_for rx__not kill -0 "$p1" || rx_fail "first process alive"
+	# The same alert again (the HTTP intake and the socket both had it): one incident.
+	rx_falco_send "$RX_TMP/alert1"
+	# Within the window, the shell is spawned again: Falco's next alert (no pid) acts again.
+	p2=$(rx_ctr_exec_bg db3 /bin/dropper /tmp/e2 sleep)
+	sleep 0.05
+	rx_falco_alert "$SHELL_RULE" "$(rx_ctr_id12 db3)" /bin/dropper | rx_falco_send
+	rx_wait_for rx__not kill -0 "$p2" || { rx_audit_show; rx_fail "a second alert within the window spared the new process"; }
+	sleep 5.2
+	[ "$(rx_audit_count rule="$SHELL_RULE" outcome=killed)" -eq 2 ] || { rx_audit_show; rx_fail "want 2 killed records"; }
+	grep -q "joined incident" "$RX_TMP/agent/stderr" || rx_fail "the duplicate delivery did not join"
+}
+
 t_falco_kill_container() {
 	trap teardown EXIT
 	start_agent alert
@@ -394,6 +417,7 @@ rx_test writer_disconnecting_mid_line_loses_only_that_line t_writer_disconnectin
 rx_test flood_never_blocks_the_writer t_flood_never_blocks_the_writer
 rx_test falco_only_kill_by_pid t_falco_only_kill_by_pid
 rx_test falco_only_kill_by_exe_respects_start_time t_falco_only_kill_by_exe_respects_start_time
+rx_test each_falco_alert_of_a_new_process_acts t_each_falco_alert_of_a_new_process_acts
 rx_test falco_kill_container t_falco_kill_container
 rx_test alert_never_kills_what_it_must_not t_alert_never_kills_what_it_must_not
 rx_test correlation_kernel_first t_correlation_kernel_first
