@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,9 +366,12 @@ int triage_parse_time(const char *s, int64_t *ret_ns)
 	const char *p = s;
 	time_t t;
 
-	if (!s || digits(&p, 4, &year) || *p++ != '-' || digits(&p, 2, &mon) || *p++ != '-' ||
-	    digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ || digits(&p, 2, &hour) ||
-	    *p++ != ':' || digits(&p, 2, &min) || *p++ != ':' || digits(&p, 2, &sec))
+	if (!s || digits(&p, 4, &year) || *p++ != '-' || digits(&p, 2, &mon) || *p++ != '-' || digits(&p, 2, &day))
+		return -EINVAL;
+	if (*p != 'T' && *p != 't' && *p != ' ')
+		return -EINVAL;
+	p++;
+	if (digits(&p, 2, &hour) || *p++ != ':' || digits(&p, 2, &min) || *p++ != ':' || digits(&p, 2, &sec))
 		return -EINVAL;
 	if (*p == '.') {
 		p++;
@@ -658,10 +660,12 @@ static int dup_field(json_t *o, const char *const *names, char **ret)
 		char num[32];
 		const char *s = NULL;
 
-		if (json_is_string(v))
+		if (json_is_string(v)) {
 			s = json_string_value(v);
-		else if (json_is_integer(v))
-			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v)), s = num;
+		} else if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			s = num;
+		}
 		if (value_absent(s))
 			continue;
 		*ret = strdup(s);
@@ -679,24 +683,31 @@ static bool is_key_char(char c)
 /*
  * KEY's value in Falco's output text "... (k1=v1 k2=v two k3=v3)": from
  * "KEY=" after a space or '(' up to the next " word=" or the final ')'.
- * A cmdline that itself holds " x=y" is cut there: fields are preferred.
+ * The command line sits in the middle of that text and is the attacker's:
+ * "x k8s_ns=flux-system" there must not become the namespace. Falco prints
+ * the process fields before command= and the container and k8s fields after
+ * it, so LAST takes the last occurrence (fields after the command) and
+ * otherwise the first. A cmdline holding " x=y" is cut there: labels are
+ * preferred to the text whenever VictoriaLogs has them.
  */
-static int msg_field(const char *msg, const char *key, char **ret)
+static int msg_field(const char *msg, const char *key, bool last, char **ret)
 {
 	size_t klen = strlen(key);
-	const char *p = msg, *v, *e;
+	const char *p = msg, *found = NULL, *v, *e;
 
 	*ret = NULL;
 	if (!msg)
 		return 0;
-	while ((p = strstr(p, key))) {
-		if (p > msg && (p[-1] == ' ' || p[-1] == '(') && p[klen] == '=')
-			break;
-		p += klen;
+	for (; (p = strstr(p, key)); p += klen) {
+		if (p > msg && (p[-1] == ' ' || p[-1] == '(') && p[klen] == '=') {
+			found = p;
+			if (!last)
+				break;
+		}
 	}
-	if (!p)
+	if (!found)
 		return 0;
-	v = p + klen + 1;
+	v = found + klen + 1;
 	for (e = v; *e; e++) {
 		if (*e == ' ') {
 			const char *k = e + 1;
@@ -715,12 +726,13 @@ static int msg_field(const char *msg, const char *key, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int field_or_msg(json_t *o, const char *const *names, const char *msg, const char *const *keys, char **ret)
+static int field_or_msg(json_t *o, const char *const *names, const char *msg, const char *const *keys, bool last,
+			char **ret)
 {
 	int r = dup_field(o, names, ret);
 
 	for (; !r && !*ret && keys && *keys; keys++)
-		r = msg_field(msg, *keys, ret);
+		r = msg_field(msg, *keys, last, ret);
 	return r;
 }
 
@@ -763,13 +775,13 @@ static int event_from_vl(json_t *o, struct triage_event *ev)
 		ev->time_ns = 0;
 	if ((r = dup_field(o, VL_RULE, &ev->rule)) || (r = dup_field(o, VL_PRIORITY, &ev->priority)) ||
 	    (r = dup_field(o, VL_HOSTNAME, &ev->hostname)) ||
-	    (r = field_or_msg(o, VL_NS, msg, K_NS, &ev->namespace_)) ||
-	    (r = field_or_msg(o, VL_POD, msg, K_POD, &ev->pod)) ||
-	    (r = field_or_msg(o, VL_EXE, msg, K_EXE, &ev->exe_path)) ||
-	    (r = field_or_msg(o, VL_CONTAINER, msg, K_CONTAINER, &ev->container_id)) ||
-	    (r = field_or_msg(o, VL_CMDLINE, msg, K_CMDLINE, &ev->cmdline)) ||
-	    (r = field_or_msg(o, VL_PARENT, msg, K_PARENT, &ev->parent)) ||
-	    (r = field_or_msg(o, VL_GPARENT, msg, K_GPARENT, &ev->gparent)))
+	    (r = field_or_msg(o, VL_NS, msg, K_NS, true, &ev->namespace_)) ||
+	    (r = field_or_msg(o, VL_POD, msg, K_POD, true, &ev->pod)) ||
+	    (r = field_or_msg(o, VL_EXE, msg, K_EXE, false, &ev->exe_path)) ||
+	    (r = field_or_msg(o, VL_CONTAINER, msg, K_CONTAINER, true, &ev->container_id)) ||
+	    (r = field_or_msg(o, VL_CMDLINE, msg, K_CMDLINE, false, &ev->cmdline)) ||
+	    (r = field_or_msg(o, VL_PARENT, msg, K_PARENT, false, &ev->parent)) ||
+	    (r = field_or_msg(o, VL_GPARENT, msg, K_GPARENT, false, &ev->gparent)))
 		return r;
 	/* Repository and tag from the same place: labels, else the output text. */
 	if ((r = dup_field(o, VL_IMAGE_REPO, &repo)) || (r = dup_field(o, VL_IMAGE_TAG, &tag)))
@@ -779,9 +791,9 @@ static int event_from_vl(json_t *o, struct triage_event *ev)
 	if (!repo) {
 		free(tag);
 		tag = NULL;
-		if ((r = msg_field(msg, K_REPO[0], &repo)))
+		if ((r = msg_field(msg, K_REPO[0], true, &repo)))
 			goto out;
-		if (repo && (r = msg_field(msg, K_TAG[0], &tag)))
+		if (repo && (r = msg_field(msg, K_TAG[0], true, &tag)))
 			goto out;
 	}
 	return image_join(repo, tag, &ev->image);
@@ -891,10 +903,10 @@ static int query_url(const char *base, char **ret, char *err, size_t errlen)
 	if (!base || !*base)
 		return fail(err, errlen, -EINVAL, "no VictoriaLogs URL");
 	if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
-		return fail(err, errlen, -EINVAL, "VictoriaLogs URL '%s' is not http:// or https://", base);
+		return fail(err, errlen, -EINVAL, "the VictoriaLogs URL is not http:// or https://");
 	for (const char *c = base; *c; c++)
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
-			return fail(err, errlen, -EINVAL, "VictoriaLogs URL '%s': no spaces, query or fragment", base);
+			return fail(err, errlen, -EINVAL, "the VictoriaLogs URL must not hold spaces, a query or a fragment");
 	n = strlen(base);
 	while (n && base[n - 1] == '/')
 		n--;
@@ -907,12 +919,30 @@ static int query_url(const char *base, char **ret, char *err, size_t errlen)
 	return 0;
 }
 
+/* URL for messages: credentials in it ("user:secret@host") show as "***@host". */
+static char *shown_url(const char *url)
+{
+	const char *host = strstr(url, "://"), *at, *slash;
+	char *out;
+
+	if (!host)
+		return strdup(url);
+	host += 3;
+	slash = strchr(host, '/');
+	at = memrchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
+	if (!at)
+		return strdup(url);
+	if (asprintf(&out, "%.*s***%s", (int)(host - url), url, at) < 0)
+		return NULL;
+	return out;
+}
+
 static int fetch_victorialogs(const struct triage_source *src, const struct triage_query *q,
 			      struct triage_events *ret, char *err, size_t errlen)
 {
 	unsigned int timeout_ms = src->timeout_ms ? src->timeout_ms : TRIAGE_DEFAULT_TIMEOUT_S * 1000;
 	unsigned int limit = q->limit ? q->limit : TRIAGE_DEFAULT_LIMIT;
-	char *query = NULL, *url = NULL, *form = NULL, *esc = NULL;
+	char *query = NULL, *url = NULL, *shown = NULL, *form = NULL, *esc = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", what[BODY_EXCERPT + 1];
 	struct body b = { 0 };
 	long status = 0;
@@ -922,6 +952,10 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 
 	if ((r = triage_logsql(q, &query, err, errlen)) || (r = query_url(src->location, &url, err, errlen)))
 		goto out;
+	if (!(shown = shown_url(url))) {
+		r = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
 	easy = curl_easy_init();
 	esc = easy ? curl_easy_escape(easy, query, 0) : NULL;
 	if (!esc || asprintf(&form, "query=%s&limit=%u", esc, limit) < 0) {
@@ -943,24 +977,24 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	res = curl_easy_perform(easy);
 	if (res == CURLE_OPERATION_TIMEDOUT) {
-		r = fail(err, errlen, -ETIMEDOUT, "VictoriaLogs %s: no complete answer within %u.%03u s (--timeout)", url,
+		r = fail(err, errlen, -ETIMEDOUT, "VictoriaLogs %s: no complete answer within %u.%03u s (--timeout)", shown,
 			 timeout_ms / 1000, timeout_ms % 1000);
 		goto out;
 	}
 	if (b.too_big) {
 		r = fail(err, errlen, -EFBIG, "VictoriaLogs %s: answer over %u MiB; narrow --since or --rule, or lower --limit",
-			 url, TRIAGE_BODY_MAX >> 20);
+			 shown, TRIAGE_BODY_MAX >> 20);
 		goto out;
 	}
 	if (res != CURLE_OK) {
-		r = fail(err, errlen, res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO, "VictoriaLogs %s: %s", url,
+		r = fail(err, errlen, res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO, "VictoriaLogs %s: %s", shown,
 			 errbuf[0] ? errbuf : curl_easy_strerror(res));
 		goto out;
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		excerpt(what, sizeof(what), b.data ? b.data : "", b.len);
-		r = fail(err, errlen, -EPROTO, "VictoriaLogs %s answered HTTP %ld: %s", url, status,
+		r = fail(err, errlen, -EPROTO, "VictoriaLogs %s answered HTTP %ld: %s", shown, status,
 			 what[0] ? what : "(empty body)");
 		goto out;
 	}
@@ -969,11 +1003,11 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 		char inner[512];
 
 		snprintf(inner, sizeof(inner), "%s", err ? err : "");
-		fail(err, errlen, r, "VictoriaLogs %s: %s", url, inner);
+		fail(err, errlen, r, "VictoriaLogs %s: %s", shown, inner);
 		goto out;
 	}
 	ret->truncated = ret->n + ret->skipped >= limit;
-	if (asprintf(&ret->origin, "VictoriaLogs %s (limit %u)", url, limit) < 0) {
+	if (asprintf(&ret->origin, "VictoriaLogs %s (limit %u)", shown, limit) < 0) {
 		ret->origin = NULL;
 		r = fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
@@ -988,6 +1022,7 @@ out:
 		curl_easy_cleanup(easy);
 	free(form);
 	free(url);
+	free(shown);
 	free(query);
 	return r;
 }
@@ -1100,6 +1135,8 @@ static int read_file_events(const struct triage_source *src, const struct triage
 	while ((n = getline(&line, &cap, f)) > 0) {
 		struct triage_event ev = { 0 };
 		size_t len = (size_t)n, i = 0;
+		/* The last line of a log being written may be half there: skipped, not an error. */
+		bool in_flight = line[len - 1] != '\n';
 
 		lineno++;
 		if ((size_t)n > FILE_LINE_MAX) {
@@ -1121,6 +1158,10 @@ static int read_file_events(const struct triage_source *src, const struct triage
 
 			if (!json_is_object(o)) {
 				json_decref(o);
+				if (in_flight) {
+					ret->skipped++;
+					continue;
+				}
 				r = fail(err, errlen, -EBADMSG, "%s:%zu: not a JSON audit record: %s", src->location,
 					 lineno, jerr.text);
 				break;
@@ -1134,6 +1175,11 @@ static int read_file_events(const struct triage_source *src, const struct triage
 			}
 		} else if ((r = alert_event(line, len, &ev, inner, sizeof(inner)))) {
 			event_clear(&ev);
+			if (r == -EBADMSG && in_flight) {
+				ret->skipped++;
+				r = 0;
+				continue;
+			}
 			fail(err, errlen, r, "%s:%zu: %s", src->location, lineno, inner);
 			break;
 		}
@@ -1336,12 +1382,15 @@ __attribute__((format(printf, 4, 5))) static int bfail(struct bparse *p, const y
 	return fail(p->err, p->errlen, -EINVAL, "%s: %s: %s", p->name, key, what);
 }
 
+/* YAML 1.1 null: an empty or ~/null plain scalar ("key:" with nothing after it). */
 static bool bnull(const yaml_node_t *n)
 {
-	const char *s = (const char *)n->data.scalar.value;
+	const char *s;
 
-	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"));
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	s = (const char *)n->data.scalar.value;
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static int bscalar(struct bparse *p, const yaml_node_t *n, const char *key, const char **ret)
@@ -1767,11 +1816,13 @@ static bool cond(struct sbuf *ok, struct sbuf *miss, const char *label, char *co
 	if (!g) {
 		sb_printf(miss, "%s '", label);
 		sb_text(miss, value ? value : alt, 120);
+		sb_putc(miss, '\'');
 		if (value && alt) {
-			sb_puts(miss, "' (grandparent '");
+			sb_puts(miss, " (grandparent '");
 			sb_text(miss, alt, 120);
+			sb_puts(miss, "')");
 		}
-		sb_puts(miss, "' matches none of ");
+		sb_puts(miss, " matches none of ");
 		sb_globs(miss, list, n);
 		return false;
 	}
@@ -2092,6 +2143,7 @@ void triage_fix_clear(struct triage_fix *f)
 	free(f->falco_yaml);
 	free(f->reflex_yaml);
 	free(f->image_repo);
+	free(f->comment);
 	free(f->refused);
 	memset(f, 0, sizeof(*f));
 }
@@ -2206,16 +2258,22 @@ static int bake(const struct triage_event *e, const struct triage_pattern *t, st
 		}
 	}
 	sb_puts(&b, "bake ");
-	if (pkg) {
+	if (t && t->package) {
 		sb_text(&b, pkg, 0);
 		sb_puts(&b, " (provides ");
 		sb_text(&b, e->exe_path, 0);
 		sb_putc(&b, ')');
+	} else if (pkg) {
+		/* The event is the installer, itself installed at run time. */
+		sb_puts(&b, "what this install adds (");
+		sb_text(&b, pkg, 0);
+		sb_puts(&b, ") and the package that provides ");
+		sb_text(&b, e->exe_path, 0);
 	} else {
 		sb_puts(&b, "the package that provides ");
 		sb_text(&b, e->exe_path, 0);
 	}
-	sb_puts(&b, " into the image instead of installing it at run time: it ran from ");
+	sb_puts(&b, " into the image instead of installing at run time: it ran from ");
 	sb_text(&b, e->parent ? e->parent : "an unknown parent", 0);
 	if (e->gparent) {
 		sb_puts(&b, " (under ");
@@ -2265,8 +2323,8 @@ int triage_fix_for(const struct triage_event *e, const struct triage_verdict *v,
 {
 	const struct triage_pattern *t = v ? v->pattern : NULL;
 	struct triage_scope scope = { 0 };
-	char err[512], *comment = NULL;
 	struct sbuf b = { 0 };
+	char err[512];
 	int r;
 
 	memset(f, 0, sizeof(*f));
@@ -2282,12 +2340,12 @@ int triage_fix_for(const struct triage_event *e, const struct triage_verdict *v,
 	}
 	scope = (struct triage_scope){ .rule = e->rule, .namespace_ = e->namespace_, .exe_path = e->exe_path,
 				       .image_repo = f->image_repo };
-	if (asprintf(&comment, "%s: baseline pattern '%s'", e->rule ? e->rule : "?", t ? t->name : "?") < 0) {
-		comment = NULL;
+	if (asprintf(&f->comment, "baseline pattern '%s'", t ? t->name : "?") < 0) {
+		f->comment = NULL;
 		r = -ENOMEM;
 		goto out;
 	}
-	scope.comment = comment;
+	scope.comment = f->comment;
 	r = triage_falco_override(&scope, 1, &f->falco_yaml, err, sizeof(err));
 	if (!r)
 		r = triage_reflex_exceptions(&scope, 1, &f->reflex_yaml, err, sizeof(err));
@@ -2319,7 +2377,6 @@ int triage_fix_for(const struct triage_event *e, const struct triage_verdict *v,
 	}
 	f->preferred = f->bake_text ? TRIAGE_FIX_IMAGE_BAKE : f->falco_yaml ? TRIAGE_FIX_EXCEPTION : TRIAGE_FIX_NONE;
 out:
-	free(comment);
 	sb_free(&b);
 	if (r)
 		triage_fix_clear(f);
@@ -2410,6 +2467,7 @@ enum sub { SUB_EVENTS = 0, SUB_CLASSIFY, SUB_FIX, SUB_VERIFY, SUB_REPORT };
 	"  --timeout SECONDS    VictoriaLogs request timeout (default 10)\n"                                   \
 	"  --limit N            at most N events from VictoriaLogs (default 10000)\n"
 #define FILTER_HELP                                                                                        \
+	"Filters:\n"                                                                                          \
 	"  --rule RULE          the exact Falco rule name\n"                                                    \
 	"  --namespace NS       the event's Kubernetes namespace (k8s.ns.name)\n"                               \
 	"  --priority P         Falco priority, e.g. Critical\n"
@@ -2484,7 +2542,11 @@ __attribute__((format(printf, 2, 3))) static int usage_error(struct cli *c, cons
 
 static int error_exit(struct cli *c, const char *msg)
 {
-	fprintf(c->err, "reflex triage %s: %s\n", c->name, msg);
+	char line[2048];
+
+	snprintf(line, sizeof(line), "%s", msg);
+	printable_line(line);
+	fprintf(c->err, "reflex triage %s: %s\n", c->name, line);
 	return 1;
 }
 
@@ -2656,15 +2718,14 @@ static json_t *jstr(const char *s)
 	return j;
 }
 
+/* One format for every time shown (UTC, nanoseconds), whatever the source wrote; its text if unparsable. */
 static json_t *jtime(int64_t ns, const char *text)
 {
 	char *t;
 	json_t *j;
 
-	if (text)
-		return jstr(text);
 	if (!ns)
-		return json_null();
+		return jstr(text);
 	t = format_time(ns);
 	j = t ? json_string(t) : NULL;
 	free(t);
@@ -2710,7 +2771,7 @@ static json_t *group_json(const struct triage_group *g, bool *bad)
 	jset(o, "exe_path", jstr(g->exe_path), bad);
 	jset(o, "count", json_integer((json_int_t)g->count), bad);
 	jset(o, "newest", jtime(g->newest_ns, e->time), bad);
-	jset(o, "oldest", jtime(g->oldest_ns, g->n_members ? NULL : e->time), bad);
+	jset(o, "oldest", jtime(g->oldest_ns, NULL), bad);
 	jset(o, "priority", jstr(e->priority), bad);
 	jset(o, "image", jstr(e->image), bad);
 	jset(o, "parent", jstr(e->parent), bad);
@@ -2769,7 +2830,7 @@ static void put_time(struct sbuf *b, int64_t ns, const char *text)
 {
 	char *t;
 
-	if (text || !ns) {
+	if (!ns) {
 		sb_text(b, text, 64);
 		return;
 	}
@@ -3037,7 +3098,7 @@ static int classify_like(struct cli *c, bool with_fix)
 		/* The combined files hold each scope once. */
 		struct triage_scope s = { .rule = f[i].e->rule, .namespace_ = f[i].e->namespace_,
 					  .exe_path = f[i].e->exe_path, .image_repo = f[i].fix.image_repo,
-					  .comment = f[i].v.pattern ? f[i].v.pattern->name : NULL };
+					  .comment = f[i].fix.comment };
 		bool dup = false;
 
 		for (size_t k = 0; k < n_scopes && !dup; k++)

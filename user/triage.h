@@ -94,7 +94,11 @@ const char *triage_priority_name(const char *name);
  */
 int triage_logsql(const struct triage_query *q, char **ret, char *err, size_t errlen);
 
-/* Parses a /select/logsql/query answer (JSON lines) into RET (zeroed or cleared). */
+/*
+ * Appends the Falco events of a /select/logsql/query answer (JSON lines) to
+ * RET; records without a rule are counted in skipped. -EBADMSG and ERR for a
+ * line that is not a JSON object (a proxy's login page, a cut answer).
+ */
 int triage_parse_victorialogs(const char *body, size_t len, struct triage_events *ret, char *err, size_t errlen);
 /* Events of Q from SRC into RET (zeroed or cleared), newest first. 0, or -errno and ERR. */
 int triage_fetch(const struct triage_source *src, const struct triage_query *q, struct triage_events *ret,
@@ -219,6 +223,7 @@ struct triage_fix {
 	char *falco_yaml;       /* a complete Falco rules file (override: exceptions: append) */
 	char *reflex_yaml;      /* an `exceptions:` block for the reflex config */
 	char *image_repo;       /* the scope's image repository, or NULL */
+	char *comment;          /* the exception's comment: the pattern that made it benign */
 	char *refused;          /* why no fix (or no exception) is suggested */
 };
 
