@@ -52,7 +52,7 @@ TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test test-unit test-unit-asan test-valgrind test-integration \
-	bench bench-quick demo clean
+	bench bench-quick fuzz fuzz-build demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -110,6 +110,29 @@ test-unit: all
 
 test-integration: all
 	$(Q)tests/integration/run
+
+# libFuzzer targets (clang): fuzz/fuzz_<parser>.c, linked with the modules
+# built with ASan+UBSan and fuzzer coverage into build/fuzz/.
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS := $(patsubst user/%.c,build/fuzz/obj/%.o,$(MODULE_SRCS))
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-unused-parameter -Wno-missing-field-initializers -fno-omit-frame-pointer -Iinclude -Iuser -I$(OUTPUT) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+
+build/fuzz/obj/%.o: user/%.c $(SKELS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+fuzz-build: deps $(FUZZ_BINS)
+
+# Every target for FUZZ_SECONDS (default 60); a crash fails.
+fuzz: fuzz-build
+	$(Q)fuzz/run
 
 bench: all
 	$(Q)tools/bench
