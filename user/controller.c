@@ -26,11 +26,11 @@
 #include "kubeapi.h"
 #include "log.h"
 #include "policy.h"
+#include "token.h"
 
 #define ISOLATION_POLICY_NAME "falco-emergency-isolation"
 #define OWNER_WALK_MAX 6        /* pod -> ReplicaSet -> Deployment -> ... */
 #define DEDUPE_MAX 65536        /* entries; the oldest expire first */
-#define TOKEN_MAX 4096
 
 /* Histogram of alert received -> action done (µs), Prometheus buckets. */
 static const double latency_buckets_us[] = { 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
@@ -105,17 +105,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-bool controller_token_equal(const char *given, const char *expected)
-{
-	size_t gl = strlen(given), el = strlen(expected);
-	unsigned char diff = gl != el;
-
-	/* Runs over the expected secret's length whatever was given. */
-	for (size_t i = 0; i < el; i++)
-		diff |= (unsigned char)(expected[i] ^ (i < gl ? given[i] : 0));
-	return diff == 0;
 }
 
 /* ---- dedupe ------------------------------------------------------------- */
@@ -837,13 +826,13 @@ static bool token_ok(struct controller *c, struct MHD_Connection *conn, bool *mi
 	if (!c->token_file)
 		return true;
 	/* Read on every request: a rotated Secret takes effect without a restart. */
-	r = kubeapi_read_token(c->token_file, &expected);
+	r = token_read(c->token_file, &expected);
 	if (r < 0) {
 		log_error("token file %s: %s: refusing every alert until it is readable", c->token_file, strerror(-r));
 		*misconfigured = true;
 		return false;
 	}
-	ok = given && controller_token_equal(given, expected);
+	ok = token_equal(expected, given);
 	explicit_bzero(expected, strlen(expected));
 	free(expected);
 	return ok;

@@ -38,7 +38,4 @@ unsigned short controller_port(const struct controller *c);
 /* Waits up to TIMEOUT_MS for pending audit records to reach Graylog, then stops. NULL-safe. */
 void controller_stop(struct controller *c, unsigned int timeout_ms);
 
-/* Constant-time equality of two NUL-terminated secrets (time depends on B's length only). */
-bool controller_token_equal(const char *given, const char *expected);
-
 #endif

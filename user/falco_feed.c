@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "falco_feed.h"
+#include "token.h"
 #include "httpd.h"
 #include "log.h"
 
@@ -424,17 +425,6 @@ struct http_request {
 	bool too_large;
 	bool unauthorized;
 };
-
-static bool token_equal(const char *want, const char *got)
-{
-	size_t lw = strlen(want), lg = got ? strlen(got) : 0;
-	unsigned char diff = (unsigned char)(lw != lg);
-
-	/* Constant time in the length of the expected token. */
-	for (size_t i = 0; i < lw; i++)
-		diff |= (unsigned char)want[i] ^ (unsigned char)(i < lg ? got[i] : 0);
-	return diff == 0;
-}
 
 static enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned int status, const char *body)
 {

@@ -24,6 +24,7 @@
 
 #include "kube.h"
 #include "kubeapi.h"
+#include "token.h"
 #include "log.h"
 
 #define KUBE_LINE_MAX (4u << 20)  /* one watch event */
@@ -755,7 +756,7 @@ static void xfer_reset(struct xfer *x)
  */
 static int transfer_once(struct kube_pods *k, const char *url, struct xfer *x, long *code)
 {
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode res = CURLE_OK;
 	bool done = false;
@@ -767,28 +768,12 @@ static int transfer_once(struct kube_pods *k, const char *url, struct xfer *x, l
 	if (!headers)
 		return -ENOMEM;
 	if (k->token_file) {
-		char *token = NULL, *line = NULL;
-
-		r = kubeapi_read_token(k->token_file, &token);
+		r = token_header(&headers, "Authorization: Bearer ", k->token_file);
 		if (r < 0) {
 			snprintf(x->detail, sizeof(x->detail), "token %s: %s", k->token_file, strerror(-r));
 			curl_slist_free_all(headers);
 			return r;
 		}
-		if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
-			line = NULL;
-		h = line ? curl_slist_append(headers, line) : NULL;
-		if (line) {
-			explicit_bzero(line, strlen(line));
-			free(line);
-		}
-		explicit_bzero(token, strlen(token));
-		free(token);
-		if (!h) {
-			curl_slist_free_all(headers);
-			return -ENOMEM;
-		}
-		headers = h;
 	}
 
 	curl_easy_reset(k->easy);

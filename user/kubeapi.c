@@ -14,6 +14,7 @@
 
 #include "kubeapi.h"
 #include "log.h"
+#include "token.h"
 
 #define KUBEAPI_BODY_MAX (8u << 20) /* one object or Status; never a list */
 
@@ -25,53 +26,6 @@ struct kubeapi {
 	pthread_mutex_t lock;
 	unsigned long auth_retries;
 };
-
-int kubeapi_read_token(const char *path, char **ret)
-{
-	char *buf = malloc(KUBEAPI_TOKEN_MAX + 1);
-	size_t len = 0;
-	ssize_t n;
-	int fd, r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	while (len <= KUBEAPI_TOKEN_MAX && (n = read(fd, buf + len, KUBEAPI_TOKEN_MAX + 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (r == 0 && len > KUBEAPI_TOKEN_MAX)
-		r = -EFBIG;
-	if (r < 0)
-		goto fail;
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		len--;
-	buf[len] = '\0';
-	/* Goes into a header line: printable ASCII only. */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] < 0x21 || buf[i] > 0x7e)
-			r = -EINVAL;
-	if (len == 0)
-		r = -ENODATA;
-	if (r < 0)
-		goto fail;
-	*ret = buf;
-	return 0;
-fail:
-	explicit_bzero(buf, KUBEAPI_TOKEN_MAX + 1);
-	free(buf);
-	return r;
-}
 
 char *kubeapi_url_from_env(void)
 {
@@ -195,27 +149,11 @@ static int request_once(struct kubeapi *k, const char *method, const char *path,
 	}
 	headers = h;
 	if (k->token_file) {
-		char *token = NULL, *line = NULL;
-
-		r = kubeapi_read_token(k->token_file, &token);
+		r = token_header(&headers, "Authorization: Bearer ", k->token_file);
 		if (r < 0) {
 			snprintf(ret->message, sizeof(ret->message), "token %s: %s", k->token_file, strerror(-r));
 			goto out;
 		}
-		if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
-			line = NULL;
-		h = line ? curl_slist_append(headers, line) : NULL;
-		if (line) {
-			explicit_bzero(line, strlen(line));
-			free(line);
-		}
-		explicit_bzero(token, strlen(token));
-		free(token);
-		if (!h) {
-			r = -ENOMEM;
-			goto out;
-		}
-		headers = h;
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");

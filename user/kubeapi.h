@@ -10,8 +10,6 @@
 
 #include <stddef.h>
 
-#define KUBEAPI_TOKEN_MAX 16384
-
 struct kubeapi_config {
 	const char *api_url;    /* "https://host:port"; NULL: from KUBERNETES_SERVICE_HOST/PORT */
 	const char *token_file; /* NULL or "": no Authorization header */
@@ -29,8 +27,6 @@ struct kubeapi_response {
 
 struct kubeapi;
 
-/* Token from PATH: trimmed, printable ASCII, at most KUBEAPI_TOKEN_MAX bytes. 0 or -errno. */
-int kubeapi_read_token(const char *path, char **ret);
 /* "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" (malloc'd), NULL outside a pod. */
 char *kubeapi_url_from_env(void);
 

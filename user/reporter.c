@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
-#include "kubeapi.h"
+#include "token.h"
 #include "log.h"
 #include "reporter.h"
 
@@ -174,27 +174,11 @@ static int send_report(void *ctx, const void *data, size_t len, char *err, size_
 	}
 	h = n;
 	if (rp->token_file) {
-		char *token = NULL, *line = NULL;
-
-		r = kubeapi_read_token(rp->token_file, &token);
+		r = token_header(&h, "X-Falco-Token: ", rp->token_file);
 		if (r < 0) {
 			snprintf(err, errlen, "token file %s: %s", rp->token_file, strerror(-r));
 			goto out;
 		}
-		if (asprintf(&line, "X-Falco-Token: %s", token) < 0)
-			line = NULL;
-		n = line ? curl_slist_append(h, line) : NULL;
-		if (line) {
-			explicit_bzero(line, strlen(line));
-			free(line);
-		}
-		explicit_bzero(token, strlen(token));
-		free(token);
-		if (!n) {
-			r = -ENOMEM;
-			goto out;
-		}
-		h = n;
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, rp->url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -785,7 +785,7 @@ def _():
     expect(parsed.get("X-Falco-Token") == tok,
            f"falcosidekick would send X-Falco-Token {parsed.get('X-Falco-Token')!r} (from {headers!r}), the Secret holds {tok!r}")
     generated = re.fullmatch(r"[0-9a-f]{64}", tok) is not None
-    fails_closed = any(ord(ch) < 0x21 or ord(ch) > 0x7e for ch in tok)  # refused by kubeapi_read_token
+    fails_closed = any(ord(ch) < 0x21 or ord(ch) > 0x7e for ch in tok)  # refused by token_read (user/token.c)
     expect(generated or fails_closed,
            f"the token is neither `openssl rand -hex 32` output nor a placeholder the controller refuses: {tok!r}")
     expect(values("falcosidekick-values.yaml")["config"]["webhook"].get("minimumpriority") == "critical",

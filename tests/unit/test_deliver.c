@@ -23,6 +23,7 @@
 #include "deliver.h"
 #include "falco_alert.h"
 #include "reporter.h"
+#include "token.h"
 
 struct receiver {
 	pthread_mutex_t lock;
@@ -232,12 +233,13 @@ static void test_report_reads_back_as_an_alert(void **state)
 static void test_token_compare(void **state)
 {
 	(void)state;
-	assert_true(controller_token_equal("s3cret", "s3cret"));
-	assert_false(controller_token_equal("s3cre", "s3cret"));
-	assert_false(controller_token_equal("s3cret!", "s3cret"));
-	assert_false(controller_token_equal("S3cret", "s3cret"));
-	assert_false(controller_token_equal("", "s3cret"));
-	assert_true(controller_token_equal("", ""));
+	assert_true(token_equal("s3cret", "s3cret"));
+	assert_false(token_equal("s3cret", "s3cre"));
+	assert_false(token_equal("s3cret", "s3cret!"));
+	assert_false(token_equal("s3cret", "S3cret"));
+	assert_false(token_equal("s3cret", ""));
+	assert_true(token_equal("", ""));
+	assert_false(token_equal("s3cret", NULL));
 }
 
 int main(void)
