@@ -52,7 +52,7 @@ TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test test-unit test-unit-asan test-valgrind test-integration \
-	bench bench-quick fuzz fuzz-build demo clean
+	bench bench-quick test-kernels fuzz fuzz-build demo clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -136,6 +136,11 @@ fuzz: fuzz-build
 
 bench: all
 	$(Q)tools/bench
+
+# The kernel-facing integration tests on Debian 12's 6.1 kernel under QEMU
+# (TCG), booted with and without BPF LSM. KERNEL_VM_ARGS=--quick: CI's subset.
+test-kernels: all
+	$(Q)tools/kernel-vm $(KERNEL_VM_ARGS)
 
 # The short profile CI runs after the tests: a table, never a verdict on noise.
 bench-quick: all

@@ -24,6 +24,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader: bpf_get_current_task is callable from cgroup sock_addr programs. */
 const volatile bool have_current_task = false;
+/*
+ * Set by the loader: bpf_send_signal and bpf_get_current_comm are callable
+ * here (newer kernels; not 6.1). Without them the verifier never walks the
+ * calls: the connect is still refused and reflexd kills through a pidfd.
+ */
+const volatile bool have_send_signal = false;
+const volatile bool have_current_comm = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -158,7 +165,7 @@ static __always_inline int judge(struct bpf_sock_addr *ctx, __u8 hook, __u16 fam
 		counter_inc(REFLEX_KCNT_CONNECT_DENIED);
 		ret = 0;
 	}
-	if (verdict->flags & REFLEX_VERDICT_KILL_POOL_CONNECT) {
+	if (have_send_signal && (verdict->flags & REFLEX_VERDICT_KILL_POOL_CONNECT)) {
 		if (bpf_send_signal(SIGKILL) == 0) {
 			kact |= REFLEX_CKACT_SIGKILL_SENT;
 			counter_inc(REFLEX_KCNT_CONNECT_KILLED);
@@ -197,7 +204,8 @@ static __always_inline int judge(struct bpf_sock_addr *ctx, __u8 hook, __u16 fam
 		__builtin_memcpy(e->daddr, daddr, 4);
 	else
 		__builtin_memcpy(e->daddr, daddr, 16);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (have_current_comm)
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 	return ret;
 }
@@ -230,7 +238,8 @@ static __always_inline void stratum_watch_start(struct bpf_sock_addr *ctx)
 
 		w->start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
 	}
-	bpf_get_current_comm(w->comm, sizeof(w->comm));
+	if (have_current_comm)
+		bpf_get_current_comm(w->comm, sizeof(w->comm));
 }
 
 static __always_inline int check_v4(struct bpf_sock_addr *ctx, __u8 hook)

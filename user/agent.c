@@ -21,6 +21,7 @@
 
 #include "agent.h"
 #include "attrib.h"
+#include "caps.h"
 #include "audit.h"
 #include "correlate.h"
 #include "falco_feed.h"
@@ -72,7 +73,7 @@ struct incident {
 	char event_id[80];
 	char destination[80];   /* pool connects: "ADDR:PORT/PROTO" */
 	bool is_container;
-	bool kernel_denied;     /* the kernel refused the connect (EPERM) */
+	bool kernel_denied;     /* the kernel refused the connect or exec (EPERM) */
 	/* Correlation with Falco (one incident, one record). */
 	bool from_falco;        /* the incident started from a Falco alert */
 	bool acted;             /* a kill was carried out: a joined detection never kills again */
@@ -127,6 +128,39 @@ struct agent {
 
 static void on_resolver(struct agent *a);
 static void on_container_change(void *ctx, const struct container_info *info, bool added);
+/*
+ * Keep only caps_agent_keeps. Threads inherit the reduced sets, which is why
+ * this runs before the reporter, the feed, the watchers and the HTTP server.
+ */
+static int drop_capabilities(struct agent *a)
+{
+	uint64_t eff = 0, keep = caps_agent_mask();
+	int err;
+
+	if (!a->config->agent.drop_capabilities) {
+		log_warn("capabilities: agent.drop_capabilities is false: keeping every capability");
+		metrics_set_hook(a->metrics, "capabilities dropped", false, "off: agent.drop_capabilities is false");
+		return 0;
+	}
+	err = caps_reduce_to(keep);
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "capabilities: could not drop to the kept set");
+		return err;
+	}
+	err = caps_effective(&eff);
+	if (err || (eff & ~keep)) {
+		log_error("capabilities: effective set 0x%llx after the drop, want at most 0x%llx",
+			  (unsigned long long)eff, (unsigned long long)keep);
+		return err ? err : -EPERM;
+	}
+	log_info("capabilities: kept 0x%llx (cap_kill, cap_sys_ptrace, cap_dac_read_search, cap_bpf); "
+		 "every other one dropped, bounding set included",
+		 (unsigned long long)eff);
+	metrics_set_hook(a->metrics, "capabilities dropped", true,
+			 "kept cap_kill cap_sys_ptrace cap_dac_read_search cap_bpf");
+	return 0;
+}
+
 static int epoll_add_tag(struct agent *a, int fd, void *tag);
 static void pools_stop(struct agent *a);
 static void pools_start(struct agent *a);
@@ -222,6 +256,8 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 	};
 
 	clock_gettime(CLOCK_REALTIME, &r.time);
+	if (inc->acted && inc->kill_mode && latency_us >= 0)
+		metrics_observe_action(a->metrics, inc->source, inc->kill_mode, (uint64_t)latency_us);
 	if (audit_write(a->audit, &r) < 0) {
 		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
 		log_error("audit: record for %s pid %lld not written", inc->event_id, (long long)inc->pid);
@@ -398,7 +434,9 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 		return;
 	}
 	inc->acted = true;
-	inc->kill_mode = inc->kill_mode ? "kernel+cgroup-v1-freezer" : "cgroup-v1-freezer";
+	inc->kill_mode = !inc->kill_mode		  ? "cgroup-v1-freezer"
+			 : strcmp(inc->kill_mode, "lsm") == 0 ? "lsm+cgroup-v1-freezer"
+							      : "kernel+cgroup-v1-freezer";
 	reason_append(inc, "; %d processes signalled", n);
 	incident_close(a, inc, inc->outcome, METRIC_KILLS_CGROUP,
 		       (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
@@ -421,7 +459,9 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_CGROUP);
 	inc->acted = true;
-	inc->kill_mode = inc->kill_mode ? "kernel+cgroup.kill" : "cgroup.kill";
+	inc->kill_mode = !inc->kill_mode		  ? "cgroup.kill"
+			 : strcmp(inc->kill_mode, "lsm") == 0 ? "lsm+cgroup.kill"
+							      : "kernel+cgroup.kill";
 	inc->wait = WAIT_CGROUP_EMPTY;
 	incident_wait(a, inc, fd, EPOLLPRI | EPOLLERR);
 	incident_check(a, inc);
@@ -671,7 +711,8 @@ struct detection {
 	const char *destination; /* pool connects: "ADDR:PORT/PROTO" */
 	bool kernel_killed;
 	bool kernel_kill_failed;
-	bool kernel_denied;      /* a connect the kernel already refused (EPERM) */
+	bool kernel_denied;      /* a connect or exec the kernel already refused (EPERM) */
+	bool exec_denied;        /* BPF LSM refused an exec: the caller lives, the image never ran */
 };
 
 /* Is the process of DET still the one that ran (same pid, same start)? */
@@ -823,6 +864,28 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		confirm_kernel_kill(a, inc, det->tgid);
 		return 0;
 	}
+	if (det->exec_denied) {
+		/*
+		 * The exec failed with EPERM: nothing of the image ran, and the
+		 * caller is not the dropped binary, so kill_process has nothing
+		 * left to kill. A container-wide action still applies.
+		 */
+		if (d.verdict != POLICY_ACT)
+			log_warn("kernel refused an exec in pid %u although policy now says %s: verdict map out of step",
+				 det->tgid, policy_verdict_name(d.verdict));
+		inc->outcome = "denied";
+		inc->acted = true;
+		inc->kill_mode = "lsm";
+		rate_limit_record(a, inc);
+		if (d.verdict == POLICY_ACT && info &&
+		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
+			inc->outcome = "killed";
+			kill_container(a, inc, info);
+			return 0;
+		}
+		incident_done(a, inc, 0); /* refused inside execve: the image was never alive */
+		return 0;
+	}
 	if (det->kernel_kill_failed)
 		log_warn("kernel SIGKILL of pid %u failed; killing from user space", det->tgid);
 
@@ -880,6 +943,8 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 		.what = what,
 		.kernel_killed = e->kernel_action == REFLEX_KACT_SIGKILL_SENT,
 		.kernel_kill_failed = e->kernel_action == REFLEX_KACT_SIGKILL_FAILED,
+		.kernel_denied = e->kernel_action == REFLEX_KACT_EXEC_DENIED,
+		.exec_denied = e->kernel_action == REFLEX_KACT_EXEC_DENIED,
 	};
 
 	metrics_inc(a->metrics, METRIC_EVENTS_EXEC);
@@ -897,6 +962,25 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 		 e->flags & REFLEX_EXEC_MEMFD ? " (memfd)" : e->flags & REFLEX_EXEC_FILELESS ? " (unlinked)" : "",
 		 e->flags & REFLEX_EXEC_STRATUM_ARGV ? " with a stratum URL in argv" : "");
 	return handle_detection(a, &det);
+}
+
+/* comm from /proc, for kernels whose cgroup programs cannot call bpf_get_current_comm. */
+static void proc_comm(uint32_t tgid, char *buf, size_t size)
+{
+	char path[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 }
 
 static int handle_connect_event(struct agent *a, const struct reflex_connect_event *e)
@@ -919,6 +1003,8 @@ static int handle_connect_event(struct agent *a, const struct reflex_connect_eve
 	metrics_inc(a->metrics, METRIC_EVENTS_CONNECT);
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
+	if (!comm[0])
+		proc_comm(e->tgid, comm, sizeof(comm));
 	if (!inet_ntop(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->daddr, addr, sizeof(addr)))
 		copy_str(addr, sizeof(addr), "?");
 	snprintf(destination, sizeof(destination), "%s%s%s:%u/%s", e->family == AF_INET6 ? "[" : "", addr,
@@ -1326,6 +1412,7 @@ static void refresh_kernel_counters(struct agent *a)
 	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_MATCHED, c[REFLEX_KCNT_CONNECT_MATCHED]);
 	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_DENIED, c[REFLEX_KCNT_CONNECT_DENIED]);
 	metrics_set_kernel(a->metrics, METRIC_K_CONNECT_KILLED, c[REFLEX_KCNT_CONNECT_KILLED]);
+	metrics_set_kernel(a->metrics, METRIC_K_EXEC_DENIED, c[REFLEX_KCNT_EXEC_DENIED]);
 	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_WATCHED, c[REFLEX_KCNT_STRATUM_WATCHED]);
 	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_MATCHED, c[REFLEX_KCNT_STRATUM_MATCHED]);
 }
@@ -1507,6 +1594,10 @@ static void reload_config(struct agent *a)
 		pools_start(a);
 		kernel_set_stratum_scan(a->kernel, fresh->agent.scan_stratum_argv);
 	}
+	kernel_set_exec_deny(a->kernel, fresh->agent.deny_exec_in_kernel);
+	if (fresh->agent.deny_exec_in_kernel && !kernel_exec_deny_active(a->kernel))
+		log_info("agent.deny_exec_in_kernel: exec refusal not active (%s); a restart loads it if the kernel allows",
+			 kernel_exec_deny_reason(a->kernel));
 }
 
 static void on_tick(struct agent *a)
@@ -2081,24 +2172,6 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
 		goto fail;
 	}
-	if (*config->agent.controller_url) {
-		struct reporter_config rc = {
-			.controller_url = config->agent.controller_url,
-			.token_file = config->agent.controller_token_file,
-			.spool_dir = config->agent.report_spool_dir,
-			.spool_max_bytes = config->agent.report_spool_max_bytes,
-		};
-
-		err = reporter_start(&rc, &a->reporter);
-		if (err) {
-			log_errno(LOG_LEVEL_ERROR, err, "reports: spool %s", config->agent.report_spool_dir);
-			goto fail;
-		}
-		log_info("reports: to %s/alert, spooled in %s (bound %u bytes)", config->agent.controller_url,
-			 config->agent.report_spool_dir, config->agent.report_spool_max_bytes);
-	} else {
-		log_info("reports: agent.controller_url is \"\": audit records stay on this node");
-	}
 	err = find_cgroup_root(a);
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "no cgroup v2 mount found in /proc/self/mountinfo "
@@ -2130,6 +2203,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		goto fail;
 	kopts.agent_tgid = (uint32_t)a->self_pid;
 	kopts.force_raw_tp = opts->force_raw_tp;
+	kopts.no_exec_deny = !config->agent.deny_exec_in_kernel;
 	kopts.cgroup_root = a->cgroup_root;
 	err = kernel_open(&kopts, on_kernel_record, a, &a->kernel);
 	if (err) {
@@ -2148,6 +2222,14 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	else
 		log_info("kernel: exec hook %s", kernel_exec_hook(a->kernel));
 
+	metrics_set_hook(a->metrics, "lsm/bprm_check_security (refuse exec)", kernel_exec_deny_active(a->kernel),
+			 kernel_exec_deny_reason(a->kernel));
+	if (kernel_exec_deny_active(a->kernel))
+		log_info("kernel: lsm/bprm_check_security attached: dropped binaries are refused before they start");
+	else
+		log_info("kernel: exec refusal inactive (%s): dropped binaries are killed at exec",
+			 kernel_exec_deny_reason(a->kernel));
+	kernel_set_exec_deny(a->kernel, config->agent.deny_exec_in_kernel);
 	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
 		metrics_set_hook(a->metrics, kernel_connect_hook(p), kernel_connect_active(a->kernel, p),
 				 kernel_connect_reason(a->kernel, p));
@@ -2155,6 +2237,31 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		log_warn("kernel: cgroup/connect4 inactive (%s): pool connections are not watched",
 			 kernel_connect_reason(a->kernel, KERNEL_CONNECT4));
 	kernel_set_stratum_scan(a->kernel, config->agent.scan_stratum_argv);
+
+	/* Start-up probes run with every capability, as the loading did. */
+	probe_container_kill(a);
+	/* Programs are in: give up what only loading needed, before any thread exists. */
+	err = drop_capabilities(a);
+	if (err)
+		goto fail;
+	if (*config->agent.controller_url) {
+		struct reporter_config rc = {
+			.controller_url = config->agent.controller_url,
+			.token_file = config->agent.controller_token_file,
+			.spool_dir = config->agent.report_spool_dir,
+			.spool_max_bytes = config->agent.report_spool_max_bytes,
+		};
+
+		err = reporter_start(&rc, &a->reporter);
+		if (err) {
+			log_errno(LOG_LEVEL_ERROR, err, "reports: spool %s", config->agent.report_spool_dir);
+			goto fail;
+		}
+		log_info("reports: to %s/alert, spooled in %s (bound %u bytes)", config->agent.controller_url,
+			 config->agent.report_spool_dir, config->agent.report_spool_max_bytes);
+	} else {
+		log_info("reports: agent.controller_url is \"\": audit records stay on this node");
+	}
 
 	err = epoll_add_tag(a, kernel_events_fd(a->kernel), &tag_kernel);
 	if (!err)
@@ -2180,7 +2287,6 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		goto fail;
 	}
 
-	probe_container_kill(a);
 	metrics_set_hook(a->metrics, "pidfd_send_signal (process kill)", true, "pidfd + identity check");
 
 	if (config->agent.metrics_address && *config->agent.metrics_address) {

@@ -586,6 +586,8 @@ static const struct agent_field agent_fields[] = {
 	{ "audit_log", FIELD_PATH_OR_OFF, AG(audit_log), 0, 0, 0 },
 	{ "audit_stdout", FIELD_BOOL, AG(audit_stdout), 0, 0, 0 },
 	{ "enforce_in_kernel", FIELD_BOOL, AG(enforce_in_kernel), 0, 0, 0 },
+	{ "deny_exec_in_kernel", FIELD_BOOL, AG(deny_exec_in_kernel), 0, 0, 0 },
+	{ "drop_capabilities", FIELD_BOOL, AG(drop_capabilities), 0, 0, 0 },
 	{ "metrics_address", FIELD_STRING_OR_OFF, AG(metrics_address), 0, 0, 0 },
 	{ "exec_rule", FIELD_STRING, AG(exec_rule), 0, 0, 0 },
 	{ "fileless_rule", FIELD_STRING, AG(fileless_rule), 0, 0, 0 },
@@ -1038,6 +1040,8 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 		return -ENOMEM;
 	c->agent.audit_stdout = true;
 	c->agent.enforce_in_kernel = true;
+	c->agent.deny_exec_in_kernel = true;
+	c->agent.drop_capabilities = true;
 	c->agent.unknown_owner = UNKNOWN_OWNER_REFUSE;
 	c->agent.kill_timeout_ms = 1000;
 	c->agent.pool_exclude_private = true;

@@ -55,6 +55,8 @@ struct agent_config {
 	char *audit_log;         /* default: /var/log/reflex/audit.log; "" disables the file */
 	bool audit_stdout;       /* default true */
 	bool enforce_in_kernel;  /* default true: bpf_send_signal where policy allows */
+	bool deny_exec_in_kernel; /* default true: refuse such execs with BPF LSM where it runs */
+	bool drop_capabilities;  /* default true: keep only caps_agent_keeps once programs are loaded */
 	char *metrics_address;   /* default 127.0.0.1:9464; "" disables the HTTP server */
 	char *exec_rule;         /* default "Drop and execute new binary in container" */
 	char *fileless_rule;     /* default "Fileless execution via memfd_create" */

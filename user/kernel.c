@@ -9,9 +9,11 @@
 #include <bpf/libbpf.h>
 
 #include <fcntl.h>
+#include <sys/mount.h>
 
 #include "connect.skel.h"
 #include "exec.skel.h"
+#include "lsm.skel.h"
 #include "kernel.h"
 #include "log.h"
 
@@ -22,6 +24,9 @@ struct kernel {
 	char connect_reason[KERNEL_CONNECT_PROG_MAX][128];
 	struct ring_buffer *rb;
 	struct bpf_link *link;
+	struct lsm_bpf *lsm;
+	struct bpf_link *lsm_link;
+	char lsm_reason[160];
 	const char *hook;
 	char fallback_reason[160];
 	int ncpus;
@@ -110,6 +115,10 @@ static int connect_load(struct kernel *k, unsigned int prog_mask, struct connect
 		return -errno;
 	skel->rodata->have_current_task =
 		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task, NULL) == 1;
+	skel->rodata->have_send_signal =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_send_signal, NULL) == 1;
+	skel->rodata->have_current_comm =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_comm, NULL) == 1;
 	/* Watch sockets only if the egress program that consumes the watch loads too. */
 	skel->rodata->watch_stratum =
 		(prog_mask & (1u << KERNEL_STRATUM_EGRESS)) &&
@@ -196,8 +205,10 @@ const char *kernel_connect_reason(const struct kernel *k, enum kernel_connect_pr
 	if (p >= KERNEL_CONNECT_PROG_MAX)
 		return NULL;
 	if (k->connect_links[p])
-		return k->connect->rodata->have_current_task ? "attached to the cgroup v2 root"
-							      : "attached (no task start time here)";
+		return p != KERNEL_STRATUM_EGRESS && !k->connect->rodata->have_send_signal
+			       ? "attached; no bpf_send_signal in cgroup programs here: refused in the kernel, killed by pidfd"
+		       : k->connect->rodata->have_current_task ? "attached to the cgroup v2 root"
+							       : "attached (no task start time here)";
 	return k->connect_reason[p][0] ? k->connect_reason[p] : "not loaded";
 }
 
@@ -246,6 +257,103 @@ int kernel_set_connect_config(struct kernel *k, const struct reflex_connect_conf
 	uint32_t zero = 0;
 
 	return k->connect ? map_update(k->connect->maps.connect_config, &zero, cfg) : -ENOTSUP;
+}
+
+#define SECURITYFS "/sys/kernel/security"
+
+/*
+ * Is "bpf" among the active LSMs? A BPF LSM program loads and attaches on a
+ * kernel built with CONFIG_BPF_LSM even when "bpf" is not in lsm=, and then
+ * never runs; only the list in securityfs tells. Mounts securityfs (in the
+ * agent's mount namespace) when it is not there.
+ */
+static int bpf_lsm_listed(char *why, size_t size)
+{
+	char list[512];
+	ssize_t n;
+	int fd;
+
+	fd = open(SECURITYFS "/lsm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && mount("securityfs", SECURITYFS, "securityfs", 0, NULL) == 0)
+		fd = open(SECURITYFS "/lsm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, size, "active LSM list unreadable: " SECURITYFS "/lsm: %s", strerror(errno));
+		return 0;
+	}
+	n = read(fd, list, sizeof(list) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(why, size, "read " SECURITYFS "/lsm: %s", strerror(errno));
+		return 0;
+	}
+	list[n] = '\0';
+	list[strcspn(list, "\n")] = '\0';
+	for (const char *p = list; *p; p += strcspn(p, ","), p += *p == ',')
+		if (strncmp(p, "bpf", 3) == 0 && (p[3] == ',' || p[3] == '\0'))
+			return 1;
+	snprintf(why, size, "bpf is not an active LSM (%.100s); boot with lsm=...,bpf", list);
+	return 0;
+}
+
+/* lsm/bprm_check_security on the exec object's maps; a failure only leaves the kill at exec. */
+static void lsm_open(struct kernel *k, const struct kernel_opts *opts)
+{
+	struct lsm_bpf *skel;
+	int err;
+
+	if (opts->no_exec_deny) {
+		snprintf(k->lsm_reason, sizeof(k->lsm_reason), "off: agent.deny_exec_in_kernel is false");
+		return;
+	}
+	if (!bpf_lsm_listed(k->lsm_reason, sizeof(k->lsm_reason)))
+		return;
+	skel = lsm_bpf__open();
+	if (!skel) {
+		snprintf(k->lsm_reason, sizeof(k->lsm_reason), "did not open: %s", strerror(errno));
+		return;
+	}
+	skel->rodata->agent_tgid = opts->agent_tgid;
+	skel->rodata->host_mnt_ns_inum = opts->host_mnt_ns_inum;
+	err = bpf_map__reuse_fd(skel->maps.events, bpf_map__fd(k->skel->maps.events));
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.counters, bpf_map__fd(k->skel->maps.counters));
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.cgroup_verdicts, bpf_map__fd(k->skel->maps.cgroup_verdicts));
+	if (!err)
+		err = lsm_bpf__load(skel);
+	if (err) {
+		snprintf(k->lsm_reason, sizeof(k->lsm_reason), "did not load: %s", strerror(-err));
+		log_errno(LOG_LEVEL_WARN, err, "kernel: lsm/bprm_check_security did not load");
+		lsm_bpf__destroy(skel);
+		return;
+	}
+	k->lsm_link = bpf_program__attach_lsm(skel->progs.exec_deny);
+	if (!k->lsm_link) {
+		err = -errno;
+		snprintf(k->lsm_reason, sizeof(k->lsm_reason), "did not attach: %s", strerror(-err));
+		log_errno(LOG_LEVEL_WARN, err, "kernel: lsm/bprm_check_security did not attach");
+		lsm_bpf__destroy(skel);
+		return;
+	}
+	k->lsm = skel;
+}
+
+bool kernel_exec_deny_active(const struct kernel *k)
+{
+	return k->lsm_link != NULL;
+}
+
+const char *kernel_exec_deny_reason(const struct kernel *k)
+{
+	if (k->lsm_link)
+		return "attached: execs refused before they start where policy kills";
+	return k->lsm_reason[0] ? k->lsm_reason : "not loaded";
+}
+
+void kernel_set_exec_deny(struct kernel *k, bool on)
+{
+	if (k->lsm)
+		k->lsm->bss->deny_exec = on;
 }
 
 int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, struct kernel **ret)
@@ -299,6 +407,7 @@ int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, s
 		goto fail;
 	}
 
+	lsm_open(k, opts);
 	if (opts->cgroup_root)
 		connect_open(k, opts->cgroup_root);
 
@@ -322,6 +431,8 @@ struct kernel *kernel_close(struct kernel *k)
 	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
 		bpf_link__destroy(k->connect_links[p]);
 	connect_bpf__destroy(k->connect);
+	bpf_link__destroy(k->lsm_link);
+	lsm_bpf__destroy(k->lsm);
 	bpf_link__destroy(k->link);
 	exec_bpf__destroy(k->skel);
 	free(k);

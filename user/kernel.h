@@ -22,6 +22,7 @@ struct kernel_opts {
 	uint32_t host_mnt_ns_inum;
 	const char *cgroup_root; /* cgroup v2 mount: the connect programs attach here */
 	bool force_raw_tp;       /* skip tp_btf, as on a kernel without it (tests) */
+	bool no_exec_deny;       /* do not load lsm/bprm_check_security */
 };
 
 /* The connect-family programs, probed and attached one by one. */
@@ -47,6 +48,16 @@ struct kernel *kernel_close(struct kernel *k);
 const char *kernel_exec_hook(const struct kernel *k);
 /* Why the preferred hook is not in use, or NULL. */
 const char *kernel_exec_fallback_reason(const struct kernel *k);
+
+/*
+ * lsm/bprm_check_security: refuses an exec the verdict map would kill at
+ * exec, before the new image starts. Needs CONFIG_BPF_LSM and "bpf" in the
+ * active LSMs; otherwise inactive, with the reason. Off until
+ * kernel_set_exec_deny(k, true).
+ */
+bool kernel_exec_deny_active(const struct kernel *k);
+const char *kernel_exec_deny_reason(const struct kernel *k);
+void kernel_set_exec_deny(struct kernel *k, bool on);
 
 /* "cgroup/connect4", ...; whether it is attached, and why not. */
 const char *kernel_connect_hook(enum kernel_connect_prog p);

@@ -65,6 +65,8 @@ static const struct metric_def kernel_defs[] = {
 				       "Container TCP connections whose first payload was inspected." },
 	[METRIC_K_STRATUM_MATCHED] = { "reflex_kernel_stratum_matched_total", NULL, "stratum_matched",
 				       "First payloads that were a Stratum handshake." },
+	[METRIC_K_EXEC_DENIED] = { "reflex_kernel_exec_denied_total", NULL, "exec_denied",
+				   "Execs refused before they started (lsm/bprm_check_security, EPERM)." },
 	[METRIC_K_EXEC_SEEN] = { "reflex_kernel_exec_seen_total", NULL, "exec_seen",
 				 "Execs the kernel program inspected." },
 	[METRIC_K_EXEC_SUSPICIOUS] = { "reflex_kernel_exec_suspicious_total", NULL, "exec_suspicious",
@@ -113,6 +115,24 @@ _Static_assert(sizeof(counter_defs) / sizeof(counter_defs[0]) == METRIC_COUNTER_
 _Static_assert(sizeof(kernel_defs) / sizeof(kernel_defs[0]) == METRIC_K_MAX,
 	       "kernel_defs must name every enum metric_kernel_counter");
 
+/* Histogram of action latencies: label sets and bucket bounds (microseconds). */
+static const char *const hist_sources[] = { "kernel", "falco", "both", "other" };
+static const char *const hist_modes[] = {
+	"kernel", "lsm", "pidfd", "cgroup.kill", "kernel+cgroup.kill", "lsm+cgroup.kill",
+	"cgroup-v1-freezer", "kernel+cgroup-v1-freezer", "lsm+cgroup-v1-freezer", "other",
+};
+#define HIST_SOURCES (sizeof(hist_sources) / sizeof(hist_sources[0]))
+#define HIST_MODES (sizeof(hist_modes) / sizeof(hist_modes[0]))
+static const uint64_t hist_bounds_us[] = { 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+					   50000, 100000, 250000, 1000000, 5000000 };
+#define HIST_BUCKETS (sizeof(hist_bounds_us) / sizeof(hist_bounds_us[0]) + 1) /* + Inf */
+
+struct histogram {
+	_Atomic uint64_t buckets[HIST_BUCKETS]; /* not cumulative; summed when rendered */
+	_Atomic uint64_t sum_us;
+	_Atomic uint64_t count;
+};
+
 struct hook {
 	char *name;
 	char *detail; /* may be NULL */
@@ -136,6 +156,7 @@ struct metrics {
 	pthread_mutex_t hooks_lock;
 	struct hook hooks[METRICS_MAX_HOOKS];
 	size_t n_hooks;
+	struct histogram latency[HIST_SOURCES][HIST_MODES];
 };
 
 /*
@@ -185,6 +206,15 @@ struct metrics *metrics_new(const char *node)
 		atomic_init(&m->feed[i], 0);
 	atomic_init(&m->containers, 0);
 	atomic_init(&m->ready, false);
+	for (size_t s = 0; s < HIST_SOURCES; s++)
+		for (size_t k = 0; k < HIST_MODES; k++) {
+			struct histogram *h = &m->latency[s][k];
+
+			for (size_t b = 0; b < HIST_BUCKETS; b++)
+				atomic_init(&h->buckets[b], 0);
+			atomic_init(&h->sum_us, 0);
+			atomic_init(&h->count, 0);
+		}
 	return m;
 }
 
@@ -375,6 +405,59 @@ static void put_counters(FILE *f, const struct metric_def *defs, size_t n, const
 	}
 }
 
+static size_t label_index(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (name && strcmp(names[i], name) == 0)
+			return i;
+	return n - 1; /* "other" */
+}
+
+void metrics_observe_action(struct metrics *m, const char *source, const char *kill_mode, uint64_t latency_us)
+{
+	struct histogram *h;
+	size_t b = 0;
+
+	if (!m)
+		return;
+	h = &m->latency[label_index(hist_sources, HIST_SOURCES, source)]
+		       [label_index(hist_modes, HIST_MODES, kill_mode)];
+	while (b < HIST_BUCKETS - 1 && latency_us > hist_bounds_us[b])
+		b++;
+	atomic_fetch_add(&h->buckets[b], 1);
+	atomic_fetch_add(&h->sum_us, latency_us);
+	atomic_fetch_add(&h->count, 1);
+}
+
+/* Series that saw at least one action; cumulative buckets in seconds, as Prometheus wants. */
+static void put_histograms(FILE *f, const struct metrics *m)
+{
+	put_family(f, "reflex_action_latency_seconds",
+		   "Event (kernel event or Falco evt.time) to the target's death or the exec's refusal.", "histogram");
+	for (size_t s = 0; s < HIST_SOURCES; s++)
+		for (size_t k = 0; k < HIST_MODES; k++) {
+			struct histogram *h = (struct histogram *)&m->latency[s][k];
+			uint64_t count = atomic_load(&h->count), cum = 0;
+
+			if (!count)
+				continue;
+			for (size_t b = 0; b < HIST_BUCKETS; b++) {
+				cum += atomic_load(&h->buckets[b]);
+				fprintf(f, "reflex_action_latency_seconds_bucket{source=\"%s\",kill_mode=\"%s\",le=\"",
+					hist_sources[s], hist_modes[k]);
+				if (b < HIST_BUCKETS - 1)
+					fprintf(f, "%g", (double)hist_bounds_us[b] / 1e6);
+				else
+					fputs("+Inf", f);
+				fprintf(f, "\"} %llu\n", (unsigned long long)cum);
+			}
+			fprintf(f, "reflex_action_latency_seconds_sum{source=\"%s\",kill_mode=\"%s\"} %.6f\n",
+				hist_sources[s], hist_modes[k], (double)atomic_load(&h->sum_us) / 1e6);
+			fprintf(f, "reflex_action_latency_seconds_count{source=\"%s\",kill_mode=\"%s\"} %llu\n",
+				hist_sources[s], hist_modes[k], (unsigned long long)count);
+		}
+}
+
 char *metrics_render_prometheus(const struct metrics *m)
 {
 	uint64_t counters[METRIC_COUNTER_MAX], kernel[METRIC_K_MAX], feed[METRIC_F_MAX];
@@ -432,6 +515,8 @@ char *metrics_render_prometheus(const struct metrics *m)
 		fputs("\"} 1\n", f);
 	}
 	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
+
+	put_histograms(f, m);
 
 	put_family(f, "reflex_ready", "1 once the agent's hooks are attached.", "gauge");
 	fprintf(f, "reflex_ready %d\n", metrics_ready(m) ? 1 : 0);

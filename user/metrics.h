@@ -40,6 +40,7 @@ enum metric_kernel_counter {
 	METRIC_K_CONNECT_KILLED,
 	METRIC_K_STRATUM_WATCHED,
 	METRIC_K_STRATUM_MATCHED,
+	METRIC_K_EXEC_DENIED,
 	METRIC_K_MAX,
 };
 
@@ -62,7 +63,7 @@ enum metric_feed_value {
 	METRIC_F_MAX,
 };
 
-#define METRICS_MAX_HOOKS 16
+#define METRICS_MAX_HOOKS 32
 
 struct metrics;
 
@@ -87,6 +88,14 @@ void metrics_set_hook(struct metrics *m, const char *name, bool active, const ch
 void metrics_set_feed(struct metrics *m, enum metric_feed_value v, uint64_t value);
 /* Rules disarmed by the kill rate limit (copied); empty after a reload re-arms them. */
 void metrics_set_disarmed(struct metrics *m, const char *const *rules, size_t n);
+
+/*
+ * One action's latency, event (kernel event or Falco evt.time) to the
+ * target's death or the kernel's refusal, into the histogram
+ * reflex_action_latency_seconds{source,kill_mode}. Unknown sources or modes
+ * go under "other". Thread-safe.
+ */
+void metrics_observe_action(struct metrics *m, const char *source, const char *kill_mode, uint64_t latency_us);
 
 /* Ready once the hooks are attached. */
 void metrics_set_ready(struct metrics *m, bool ready);

@@ -24,6 +24,8 @@ static const char usage[] =
 	"  -n, --node NAME             node name in audit records (agent.node_name)\n"
 	"      --dry-run               decide and audit, kill nothing (dryrun: true)\n"
 	"      --no-kernel-enforce     never kill from the kernel (agent.enforce_in_kernel: false)\n"
+	"      --no-exec-deny          kill at exec, never refuse it with BPF LSM\n"
+	"                              (agent.deny_exec_in_kernel: false)\n"
 	"      --metrics-address ADDR  HTTP endpoints, HOST:PORT; \"\" disables (agent.metrics_address)\n"
 	"      --audit-log FILE        audit file; \"\" disables (agent.audit_log)\n"
 	"      --cgroup-root DIR       cgroup v2 mount (agent.cgroup_root; default from mountinfo)\n"
@@ -41,6 +43,7 @@ static const char usage[] =
 enum {
 	OPT_DRY_RUN = 0x100,
 	OPT_NO_KERNEL_ENFORCE,
+	OPT_NO_EXEC_DENY,
 	OPT_METRICS_ADDRESS,
 	OPT_AUDIT_LOG,
 	OPT_CGROUP_ROOT,
@@ -57,6 +60,7 @@ static const struct option options[] = {
 	{ "node", required_argument, NULL, 'n' },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "no-kernel-enforce", no_argument, NULL, OPT_NO_KERNEL_ENFORCE },
+	{ "no-exec-deny", no_argument, NULL, OPT_NO_EXEC_DENY },
 	{ "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
 	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
@@ -78,7 +82,7 @@ struct overrides {
 	const char *unknown_owner, *log_level;
 	const char *containerd_roots[8];
 	size_t n_containerd_roots;
-	bool dry_run, no_kernel_enforce, verbose;
+	bool dry_run, no_kernel_enforce, no_exec_deny, verbose;
 };
 
 static bool verbose_libbpf;
@@ -126,6 +130,8 @@ static int apply_overrides(struct reflex_config *c, const struct overrides *o)
 		c->dryrun = true;
 	if (o->no_kernel_enforce)
 		c->agent.enforce_in_kernel = false;
+	if (o->no_exec_deny)
+		c->agent.deny_exec_in_kernel = false;
 	if (o->node)
 		err = err ?: replace_str(&c->agent.node_name, o->node);
 	if (o->metrics_address)
@@ -196,6 +202,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_KERNEL_ENFORCE:
 			o.no_kernel_enforce = true;
+			break;
+		case OPT_NO_EXEC_DENY:
+			o.no_exec_deny = true;
 			break;
 		case OPT_METRICS_ADDRESS:
 			o.metrics_address = optarg;

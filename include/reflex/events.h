@@ -40,6 +40,7 @@ enum reflex_kernel_action {
 	REFLEX_KACT_NONE = 0,          /* reported only: user space decides */
 	REFLEX_KACT_SIGKILL_SENT = 1,  /* bpf_send_signal(SIGKILL) returned 0 */
 	REFLEX_KACT_SIGKILL_FAILED = 2,/* bpf_send_signal failed: user space must kill */
+	REFLEX_KACT_EXEC_DENIED = 3,   /* BPF LSM refused the exec (EPERM): the new image never ran */
 };
 
 /* Common header of every ring-buffer record. */
@@ -184,6 +185,7 @@ enum reflex_kernel_counter {
 	REFLEX_KCNT_CONNECT_KILLED,      /* ... and SIGKILL sent */
 	REFLEX_KCNT_STRATUM_WATCHED,     /* container TCP connections whose first payload is inspected */
 	REFLEX_KCNT_STRATUM_MATCHED,     /* ... that was a Stratum handshake */
+	REFLEX_KCNT_EXEC_DENIED,         /* execs refused by lsm/bprm_check_security */
 	REFLEX_KCNT_MAX,
 };
 

@@ -65,9 +65,10 @@ rx_agent_start() {
 	if [ -n "${RX_AGENT_RESOLV:-}" ]; then
 		# Its own mount namespace, so only reflexd sees the test DNS server.
 		unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$RX_AGENT_RESOLV" \
-			"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+			"$RX_BUILD/reflexd" --config "$config" ${RX_AGENT_ARGS:-} "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
 	else
-		"$RX_BUILD/reflexd" --config "$config" "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
+		# shellcheck disable=SC2086 # RX_AGENT_ARGS: words on purpose (e.g. --no-exec-deny)
+		"$RX_BUILD/reflexd" --config "$config" ${RX_AGENT_ARGS:-} "$@" >"$RX_TMP/agent/stdout" 2>"$RX_TMP/agent/stderr" &
 	fi
 	echo $! >"$RX_TMP/agent/pid"
 	if ! RX_WAIT_MS=15000 rx_wait_for curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/readyz" -o /dev/null; then

@@ -676,11 +676,14 @@ rx__test_body() (
 # failed assertion ends only that test), output in $RX_TMP/tests/NAME.log
 # (streamed too with RX_VERBOSE=1, through a pipe), time limit RX_TEST_TIMEOUT s (default 300);
 # prints "PASS NAME" or "FAIL NAME: reason" and appends it to $RX_RESULTS.
-# RX_ONLY=substring runs only matching tests. Call it as a plain command.
+# RX_ONLY=substring[,substring...] runs only matching tests. Call it as a plain command.
 rx_test() {
-	local name=$1 func=$2 tdir log reasonf pidf had_e=0 rc wd reason line
-	if [ -n "${RX_ONLY:-}" ] && [[ $name != *"$RX_ONLY"* ]]; then
-		return 0
+	local name=$1 func=$2 tdir log reasonf pidf had_e=0 rc wd reason line only want=0
+	if [ -n "${RX_ONLY:-}" ]; then
+		for only in ${RX_ONLY//,/ }; do
+			[[ $name == *"$only"* ]] && want=1
+		done
+		[ "$want" = 1 ] || return 0
 	fi
 	tdir=$RX_TMP/tests
 	mkdir -p "$tdir" "$(dirname "$RX_RESULTS")"

@@ -7,6 +7,7 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/agent.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/falco.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/controller.sh"
 
 CTL=$RX_BUILD/reflex-controller
 DROPPER=$RX_BUILD/helpers/dropper
@@ -43,109 +44,6 @@ print(json.dumps({"apiVersion": "batch/v1" if kind in ("Job", "CronJob") else "a
 PY
 }
 
-api_start() {
-	: >"$RX_TMP/api.log"
-	# A stale port file from an earlier start would be read before the new server truncates it.
-	rm -f "$RX_TMP/api.port"
-	python3 "$RX_ROOT/tests/integration/kube_api.py" --log "$RX_TMP/api.log" --token k8s-one --seconds 900 \
-		>"$RX_TMP/api.port" 2>"$RX_TMP/api.err" &
-	echo $! >"$RX_TMP/api.pid"
-	rx_wait_for test -s "$RX_TMP/api.port" || rx_fail "API server did not start: $(cat "$RX_TMP/api.err")"
-	API="http://127.0.0.1:$(head -1 "$RX_TMP/api.port")"
-	echo -n k8s-one >"$RX_TMP/k8s-token"
-}
-api_control() { curl -sf -X "$1" "$API/_control/$2" ${3:+--data-binary "$3"} >/dev/null; }
-api_pod() { pod "$@" | curl -sf -X POST "$API/_control/pods" --data-binary @- >/dev/null; }
-api_owner() { owner "$@" | curl -sf -X POST "$API/_control/objects" --data-binary @- >/dev/null; }
-# api_requests METHOD PATH-SUBSTRING: how many such requests the API saw.
-api_requests() {
-	curl -sf "$API/_control/requests" |
-		python3 -c 'import json,sys; m,p=sys.argv[1:3]; print(sum(1 for r in json.load(sys.stdin) if r["method"]==m and p in r["path"]))' "$1" "$2"
-}
-api_last_body() {
-	curl -sf "$API/_control/requests" |
-		python3 -c 'import json,sys; m,p=sys.argv[1:3]; print(json.dumps([r for r in json.load(sys.stdin) if r["method"]==m and p in r["path"]][-1]["body"], sort_keys=True, separators=(",",":")))' "$1" "$2"
-}
-
-gelf_start() {
-	rm -f "$RX_TMP/gelf.port"
-	python3 "$RX_ROOT/tests/integration/gelf_server.py" --http-port 0 --udp-port 0 --out "$RX_TMP/gelf.jsonl" \
-		--down-file "$RX_TMP/graylog-down" >"$RX_TMP/gelf.port" 2>"$RX_TMP/gelf.err" &
-	echo $! >"$RX_TMP/gelf.pid"
-	rx_wait_for grep -q listening "$RX_TMP/gelf.port" || rx_fail "GELF server did not start: $(cat "$RX_TMP/gelf.err")"
-	GELF_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$RX_TMP/gelf.port")
-	GELF_UDP=$(sed -n 's/.*udp=\([0-9]*\).*/\1/p' "$RX_TMP/gelf.port")
-}
-gelf_count() { [ -f "$RX_TMP/gelf.jsonl" ] && grep -c "$1" "$RX_TMP/gelf.jsonl" || echo 0; }
-
-# ctl_config [dryrun] [extra controller lines]
-ctl_config() {
-	cat >"$RX_TMP/ctl.yaml" <<YAML
-dryrun: ${1:-false}
-allowed_namespaces: ["*"]
-denied_namespaces: [kube-system]
-protected_owners: [DaemonSet, StatefulSet]
-rules:
-  - name: $POD_RULE
-    action: kill_pod
-  - name: $ISO_RULE
-    action: isolate_namespace
-  - name: $RX_EXEC_RULE
-    action: kill_process
-agent:
-  unknown_owner: refuse
-controller:
-  listen_address: 127.0.0.1:${CTL_PORT:-19480}
-  token_file: $RX_TMP/ctl-token
-  kubernetes_api: $API
-  kubernetes_token_file: $RX_TMP/k8s-token
-  kubernetes_ca_file: ""
-  gelf_http_url: "${GELF_HTTP:+http://127.0.0.1:$GELF_HTTP/gelf}"
-  gelf_udp_address: "${GELF_UDP_ON:+127.0.0.1:$GELF_UDP}"
-  audit_spool_dir: $RX_TMP/ctl-spool
-  page_webhook_url: $API/hooks/page
-  dedupe_window_s: 60
-${2:-}
-YAML
-	echo -n "$TOKEN" >"$RX_TMP/ctl-token"
-}
-
-ctl_start() {
-	mkdir -p "$RX_TMP/ctl"
-	"$CTL" --config "$RX_TMP/ctl.yaml" "$@" >>"$RX_TMP/ctl/stdout" 2>>"$RX_TMP/ctl/stderr" &
-	echo $! >"$RX_TMP/ctl/pid"
-	rx_wait_for curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/readyz" -o /dev/null ||
-		rx_fail "controller not ready: $(tail -5 "$RX_TMP/ctl/stderr")"
-}
-ctl_stop() {
-	local pid rc=0
-	pid=$(cat "$RX_TMP/ctl/pid" 2>/dev/null) || return 0
-	rm -f "$RX_TMP/ctl/pid"
-	kill "$pid" 2>/dev/null || return 0
-	wait "$pid" 2>/dev/null || rc=$?
-	return "$rc"
-}
-ctl_metric() {
-	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
-# ctl_audit KEY=VALUE...: audit records on the controller's stdout matching all.
-ctl_audit() {
-	python3 - "$RX_TMP/ctl/stdout" "$@" <<'PY'
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    try:
-        r = json.loads(line)
-    except ValueError:
-        continue
-    if all(str(r.get(k)).lower() == v.lower() if v != "null" else r.get(k) is None
-           for k, v in (a.split("=", 1) for a in sys.argv[2:])):
-        n += 1
-print(n)
-PY
-}
-ctl_audit_wait() { rx_wait_for bash -c "[ \$(ctl_audit $(printf '%q ' "$@")) -ge 1 ]"; }
-export -f ctl_audit
 
 # alert RULE NS POD [UUID [POD_UID]]: a falcosidekick webhook body (k8s.pod.uid
 # as Falco prints it when append_output adds it).
@@ -478,6 +376,55 @@ t_agent_reports_arrive_once() {
 	rx_wait_for bash -c "[ \$(ctl_audit rule='$RX_EXEC_RULE') -eq 4 ]" || rx_fail "live report not delivered"
 }
 
+# kill -9 of the controller at random points while alerts are in flight, then
+# the sender's redelivery (falcosidekick and the agent retry what was not
+# answered 200): every pod deleted, none twice (the delete carries the pod
+# uid, and a pod already gone is "gone", not a second kill).
+t_controller_kill9_mid_flight_acts_once() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop web
+	api_owner ReplicaSet shop web-5c Deployment web
+	local n=12 i round posts
+	for i in $(seq 1 "$n"); do
+		api_pod shop "web-5c-p$i" ReplicaSet web-5c
+		alert "$POD_RULE" shop "web-5c-p$i" "$(printf 'aaaaaaaa-0000-4000-8000-%012d' "$i")" >"$RX_TMP/k$i.json"
+	done
+	ctl_config
+	for round in 1 2 3; do
+		ctl_start
+		posts=()
+		for i in $(seq 1 "$n"); do
+			post_ok "$RX_TMP/k$i.json" -m 5 >/dev/null &
+			posts+=($!)
+		done
+		# A random point: 0 to 150 ms into the burst.
+		sleep "0.$(printf '%03d' $((RANDOM % 150)))"
+		kill -9 "$(cat "$RX_TMP/ctl/pid")"
+		wait "${posts[@]}" || true
+		rm -f "$RX_TMP/ctl/pid"
+		echo "round $round: $(api_requests DELETE /pods/web-5c-) DELETEs so far"
+	done
+	# The last life: everything is redelivered once more and answered.
+	ctl_start
+	for i in $(seq 1 "$n"); do
+		[ "$(post_ok "$RX_TMP/k$i.json")" = 200 ] || rx_fail "redelivery $i not accepted: $(cat "$RX_TMP/post.out")"
+	done
+	curl -sf "$API/_control/requests" | python3 -c '
+import collections, json, sys
+n = int(sys.argv[1])
+ok = collections.Counter(r["path"].rsplit("/", 1)[1] for r in json.load(sys.stdin)
+                         if r["method"] == "DELETE" and "/pods/web-5c-" in r["path"] and r["code"] == 200)
+missing = [f"web-5c-p{i}" for i in range(1, n + 1) if ok[f"web-5c-p{i}"] == 0]
+twice = {p: c for p, c in ok.items() if c > 1}
+assert not missing and not twice, f"not deleted: {missing}; deleted twice: {twice}"
+' "$n" || rx_fail "pods not deleted exactly once across kill -9"
+	for i in $(seq 1 "$n"); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer k8s-one" "$API/api/v1/namespaces/shop/pods/web-5c-p$i")" = 404 ] ||
+			rx_fail "pod web-5c-p$i still exists"
+	done
+}
+
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
 rx_test two_replicas_never_delete_a_newer_pod t_two_replicas_never_delete_a_newer_pod
 rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
@@ -486,3 +433,4 @@ rx_test bad_requests_are_refused t_bad_requests_are_refused
 rx_test api_401_and_5xx t_api_401_and_5xx
 rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
 rx_test agent_reports_arrive_once t_agent_reports_arrive_once
+rx_test controller_kill9_mid_flight_acts_once t_controller_kill9_mid_flight_acts_once

@@ -219,6 +219,93 @@ t_bad_config_fails_loudly() {
 	! "$RX_BUILD/reflex" config check "$RX_TMP/bad.yaml" 2>/dev/null || rx_fail "config check accepted a bad file"
 }
 
+# lsm/bprm_check_security where the kernel runs BPF LSM, else the kill at exec:
+# whichever is active must act, the inactive one must say why, and
+# RX_EXPECT_EXEC_DENY=1|0 (set by tools/kernel-vm per boot) pins which.
+t_exec_refused_before_start_or_killed_at_exec() {
+	trap teardown EXIT
+	RX_AGENT_ARGS="" setup_agent_and_container l1 shop kill_process false ""
+	local line state rc=0 out
+	line=$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" |
+		grep '^reflex_hook_active{hook="lsm/bprm_check_security' || true)
+	[ -n "$line" ] || rx_fail "/metrics does not list the exec refusal hook"
+	state=${line##* }
+	case ${RX_EXPECT_EXEC_DENY:-} in
+	1 | 0) [ "$state" = "$RX_EXPECT_EXEC_DENY" ] || rx_fail "exec refusal active=$state, want $RX_EXPECT_EXEC_DENY: $line" ;;
+	esac
+	if [ "$state" = 1 ]; then
+		echo "exec refusal active: checking EPERM before the first instruction" >&2
+		out=$(rx_ctr_exec l1 /tmp/dropped /tmp/m1 sleep 2>&1) || rc=$?
+		[ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] || rx_fail "dropped exec status $rc, want a refused exec: $out"
+		[ ! -e "$(marker l1 m1)" ] || rx_fail "marker written: the refused binary ran"
+		rx_audit_wait outcome=denied kill_mode=lsm namespace=shop exe_path=/tmp/dropped source=kernel \
+			rule="$RX_EXEC_RULE" || { rx_audit_show; rx_fail "no lsm denial audit line"; }
+		# The caller is not killed: a shell that is refused sees EPERM and goes on.
+		rx_ctr_exec l1 /bin/sh -c '/tmp/dropped /tmp/m2 sleep; echo "status $?" > /tmp/after' ||
+			rx_fail "the refused caller did not go on"
+		grep -q '^status 126$' "$(marker l1 after)" || rx_fail "shell saw $(cat "$(marker l1 after)" 2>&1), want 126"
+		[ ! -e "$(marker l1 m2)" ] || rx_fail "marker written on the second try"
+		rx_ctr_alive l1 || rx_fail "container init died"
+		rx_ctr_exec l1 /bin/sh -c 'echo lower-ok > /tmp/lower-ok' || rx_fail "lower-layer exec refused"
+		# Scripts are judged by their interpreter, as at sched_process_exec.
+		rx_ctr_exec l1 /bin/sh -c 'printf "#!/bin/sh\necho script-ok > /tmp/script-ok\n" > /tmp/s.sh && chmod +x /tmp/s.sh && /tmp/s.sh' ||
+			rx_fail "an upper-layer script with a lower-layer interpreter was refused"
+		[ -e "$(marker l1 script-ok)" ] || rx_fail "script did not run"
+		# Host execs of the same file are never refused.
+		unshare -m "$(rx_ctr_rootfs l1)/tmp/dropped" "$RX_TMP/host-marker" || rx_fail "host exec refused or killed"
+		[ -e "$RX_TMP/host-marker" ] || rx_fail "host process did not run"
+	else
+		echo "exec refusal inactive here (${line#*detail=}): checking the kill at exec" >&2
+		echo "$line" | grep -q 'detail="[^"]' || rx_fail "inactive exec refusal gives no reason: $line"
+		rx_ctr_exec l1 /tmp/dropped /tmp/m1 sleep || rc=$?
+		[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137 (SIGKILL)"
+		[ ! -e "$(marker l1 m1)" ] || rx_fail "marker written: the dropped binary ran an instruction"
+		rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no kernel-kill audit line"; }
+	fi
+	[ "$(rx_audit_count exe_path=/bin/sh)" -eq 0 ] || rx_fail "lower-layer exec was audited"
+}
+
+t_exec_refusal_and_kill_container() {
+	trap teardown EXIT
+	RX_AGENT_ARGS="" setup_agent_and_container l2 shop kill_container false ""
+	rx_ctr_exec_bg l2 /bin/sleep 300 >/dev/null
+	rx_ctr_exec l2 /tmp/dropped /tmp/m1 sleep || true
+	[ ! -e "$(marker l2 m1)" ] || rx_fail "marker written"
+	rx_audit_wait outcome=killed action=kill_container || { rx_audit_show; rx_fail "no kill_container line"; }
+	rx_audit_has outcome=killed kill_mode=lsm+cgroup.kill || rx_audit_has outcome=killed kill_mode=kernel+cgroup.kill ||
+		{ rx_audit_show; rx_fail "kill mode is neither lsm+cgroup.kill nor kernel+cgroup.kill"; }
+	rx_wait_for bash -c "! grep -q 'populated 1' $(rx_ctr_cgroup l2)/cgroup.events" || rx_fail "container still populated"
+}
+
+# Least privilege: once loaded, every reflexd thread holds exactly the kept
+# set (cap_dac_read_search, cap_kill, cap_sys_ptrace, cap_bpf), bounding
+# set included, and still kills.
+t_capabilities_dropped_after_load() {
+	trap teardown EXIT
+	setup_agent_and_container cap1 shop kill_process false "" --no-kernel-enforce
+	local pid want=0000008000080024 task field n=0
+	pid=$(cat "$RX_TMP/agent/pid")
+	for task in /proc/"$pid"/task/*; do
+		for field in CapEff CapPrm CapBnd; do
+			grep -q "^$field:[[:space:]]*$want\$" "$task/status" ||
+				rx_fail "thread ${task##*/}: $(grep "^$field:" "$task/status"), want $want"
+		done
+		for field in CapInh CapAmb; do
+			grep -q "^$field:[[:space:]]*0000000000000000\$" "$task/status" ||
+				rx_fail "thread ${task##*/}: $(grep "^$field:" "$task/status"), want none"
+		done
+		n=$((n + 1))
+	done
+	[ "$n" -ge 3 ] || rx_fail "only $n threads checked: the workers had not started"
+	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" |
+		grep -q '^reflex_hook_active{hook="capabilities dropped",.*} 1' || rx_fail "/metrics does not show the drop"
+	# What is kept is enough: a pidfd kill of a container process still lands.
+	local rc=0
+	rx_ctr_exec cap1 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137"
+	rx_audit_wait outcome=killed kill_mode=pidfd exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no pidfd kill"; }
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -234,3 +321,6 @@ rx_test exception_is_never_killed t_exception_is_never_killed
 rx_test raw_tp_fallback_still_kills_in_kernel t_raw_tp_fallback_still_kills_in_kernel
 rx_test endpoints_and_clean_shutdown t_endpoints_and_clean_shutdown
 rx_test bad_config_fails_loudly t_bad_config_fails_loudly
+rx_test exec_refused_before_start_or_killed_at_exec t_exec_refused_before_start_or_killed_at_exec
+rx_test exec_refusal_and_kill_container t_exec_refusal_and_kill_container
+rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load

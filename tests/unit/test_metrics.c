@@ -21,7 +21,7 @@
 
 #include "metrics.h"
 
-#define MAX_SAMPLES 128
+#define MAX_SAMPLES 256
 #define MAX_LABELS 4
 
 struct sample {
@@ -96,6 +96,7 @@ static bool type_known(const struct exposition *e, const char *name)
 static void parse_exposition(const char *text, struct exposition *e)
 {
 	char family[128] = "", help_for[128] = "";
+	bool histogram = false;
 	const char *line = text, *nl;
 
 	memset(e, 0, sizeof(*e));
@@ -125,7 +126,8 @@ static void parse_exposition(const char *text, struct exposition *e)
 			read_name(&p, name, sizeof(name), true);
 			assert_int_equal(*p++, ' ');
 			snprintf(type, sizeof(type), "%s", p);
-			assert_true(!strcmp(type, "counter") || !strcmp(type, "gauge"));
+			assert_true(!strcmp(type, "counter") || !strcmp(type, "gauge") || !strcmp(type, "histogram"));
+			histogram = !strcmp(type, "histogram");
 			/* One TYPE per family, after its HELP, before its samples. */
 			assert_false(type_known(e, name));
 			assert_string_equal(name, help_for);
@@ -141,7 +143,15 @@ static void parse_exposition(const char *text, struct exposition *e)
 		s = &e->samples[e->n++];
 		read_name(&p, s->name, sizeof(s->name), true);
 		/* The sample belongs to the family whose TYPE came last: families are contiguous. */
-		assert_string_equal(s->name, family);
+		if (histogram) {
+			size_t fl = strlen(family);
+
+			assert_memory_equal(s->name, family, fl);
+			assert_true(!strcmp(s->name + fl, "_bucket") || !strcmp(s->name + fl, "_sum") ||
+				    !strcmp(s->name + fl, "_count"));
+		} else {
+			assert_string_equal(s->name, family);
+		}
 		if (*p == '{') {
 			p++;
 			while (*p != '}') {
@@ -350,6 +360,99 @@ static void test_prometheus_exposition(void **state)
 	metrics_free(m);
 }
 
+/* The value of NAME whose labels include all of L1=V1, L2=V2, L3=V3 (NULL: unused); -1 when absent. */
+static double sample_with(const struct exposition *e, const char *name, const char *const lv[6])
+{
+	for (int i = 0; i < e->n; i++) {
+		const struct sample *s = &e->samples[i];
+		bool all = true;
+
+		if (strcmp(s->name, name))
+			continue;
+		for (int k = 0; k < 6 && lv[k]; k += 2) {
+			bool found = false;
+
+			for (int l = 0; l < s->n_labels; l++)
+				found |= !strcmp(s->label_name[l], lv[k]) && !strcmp(s->label_value[l], lv[k + 1]);
+			all &= found;
+		}
+		if (all)
+			return s->value;
+	}
+	return -1;
+}
+
+static double bucket(const struct exposition *e, const char *source, const char *mode, const char *le)
+{
+	const char *const lv[6] = { "source", source, "kill_mode", mode, "le", le };
+
+	return sample_with(e, "reflex_action_latency_seconds_bucket", lv);
+}
+
+/* Action latencies: cumulative buckets in seconds, +Inf = count, sum, one series per label set seen. */
+static void test_latency_histogram(void **state)
+{
+	struct metrics *m = metrics_new("n");
+	struct exposition *e = malloc(sizeof(*e));
+	const char *const kernel_lsm[6] = { "source", "kernel", "kill_mode", "lsm", NULL, NULL };
+	const char *const falco_pidfd[6] = { "source", "falco", "kill_mode", "pidfd", NULL, NULL };
+	const char *const odd[6] = { "source", "other", "kill_mode", "other", NULL, NULL };
+	char *text;
+
+	assert_non_null(m);
+	assert_non_null(e);
+	metrics_observe_action(m, "kernel", "lsm", 0);
+	metrics_observe_action(m, "kernel", "lsm", 10);  /* on a bound: in that bucket (le) */
+	metrics_observe_action(m, "kernel", "lsm", 11);
+	metrics_observe_action(m, "falco", "pidfd", 900);
+	metrics_observe_action(m, "falco", "pidfd", 7000000); /* past the last bound: +Inf only */
+	metrics_observe_action(m, "agent", "something new", 30);
+	metrics_observe_action(NULL, "kernel", "lsm", 1);
+	text = metrics_render_prometheus(m);
+	assert_non_null(text);
+	parse_exposition(text, e);
+	assert_non_null(strstr(text, "# TYPE reflex_action_latency_seconds histogram\n"));
+
+	assert_true(bucket(e, "kernel", "lsm", "1e-05") == 2);
+	assert_true(bucket(e, "kernel", "lsm", "2.5e-05") == 3);
+	assert_true(bucket(e, "kernel", "lsm", "+Inf") == 3);
+	assert_true(sample_with(e, "reflex_action_latency_seconds_count", kernel_lsm) == 3);
+	assert_true(sample_with(e, "reflex_action_latency_seconds_sum", kernel_lsm) > 0.0000209 &&
+		    sample_with(e, "reflex_action_latency_seconds_sum", kernel_lsm) < 0.0000211);
+
+	assert_true(bucket(e, "falco", "pidfd", "0.0005") == 0);
+	assert_true(bucket(e, "falco", "pidfd", "0.001") == 1);
+	assert_true(bucket(e, "falco", "pidfd", "5") == 1);
+	assert_true(bucket(e, "falco", "pidfd", "+Inf") == 2);
+	assert_true(sample_with(e, "reflex_action_latency_seconds_count", falco_pidfd) == 2);
+	/* Unknown labels are not invented: they count under "other". */
+	assert_true(sample_with(e, "reflex_action_latency_seconds_count", odd) == 1);
+	/* Only label sets that saw an action: 3 series of 17 buckets + sum + count. */
+	{
+		int n = 0;
+
+		for (int i = 0; i < e->n; i++)
+			n += !strncmp(e->samples[i].name, "reflex_action_latency_seconds", 29);
+		assert_int_equal(n, 3 * (17 + 2));
+	}
+	/* Buckets never decrease along le. */
+	{
+		double last = -1;
+
+		for (int i = 0; i < e->n; i++) {
+			const struct sample *s = &e->samples[i];
+
+			if (strcmp(s->name, "reflex_action_latency_seconds_bucket") || strcmp(s->label_value[0], "falco"))
+				continue;
+			assert_true(s->value >= last);
+			last = s->value;
+		}
+	}
+	free(text);
+	free(e);
+	metrics_free(m);
+}
+
 static void test_hooks_table(void **state)
 {
 	struct metrics *m = metrics_new(NULL);
@@ -378,8 +481,11 @@ static void test_hooks_table(void **state)
 	assert_true(sample_value(e, "reflex_build_info", "node", "") == 1);
 	/* The table holds METRICS_MAX_HOOKS; the rest are dropped, the first kept. */
 	assert_true(sample_value(e, "reflex_hook_active", "hook", "hook0") == 0);
-	assert_true(sample_value(e, "reflex_hook_active", "hook", "hook13") == 1);
-	assert_true(sample_value(e, "reflex_hook_active", "hook", "hook14") == -1);
+	/* exec and bad? take two places: hook0 .. hook(MAX-3) fit, the next does not. */
+	snprintf(name, sizeof(name), "hook%d", METRICS_MAX_HOOKS - 3);
+	assert_true(sample_value(e, "reflex_hook_active", "hook", name) == 1);
+	snprintf(name, sizeof(name), "hook%d", METRICS_MAX_HOOKS - 2);
+	assert_true(sample_value(e, "reflex_hook_active", "hook", name) == -1);
 	int hooks = 0;
 	for (int i = 0; i < e->n; i++)
 		hooks += !strcmp(e->samples[i].name, "reflex_hook_active");
@@ -472,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_counters_concurrent),
 		cmocka_unit_test(test_prometheus_exposition),
 		cmocka_unit_test(test_hooks_table),
+		cmocka_unit_test(test_latency_histogram),
 		cmocka_unit_test(test_status_json),
 	};
 
