@@ -135,6 +135,7 @@ static void on_container_change(void *ctx, const struct container_info *info, bo
 static int drop_capabilities(struct agent *a)
 {
 	uint64_t eff = 0, keep = caps_agent_mask();
+	char kept[160] = "";
 	int err;
 
 	if (!a->config->agent.drop_capabilities) {
@@ -153,11 +154,14 @@ static int drop_capabilities(struct agent *a)
 			  (unsigned long long)eff, (unsigned long long)keep);
 		return err ? err : -EPERM;
 	}
-	log_info("capabilities: kept 0x%llx (cap_kill, cap_sys_ptrace, cap_dac_read_search, cap_bpf); "
-		 "every other one dropped, bounding set included",
-		 (unsigned long long)eff);
-	metrics_set_hook(a->metrics, "capabilities dropped", true,
-			 "kept cap_kill cap_sys_ptrace cap_dac_read_search cap_bpf");
+	log_info("capabilities: every one dropped, bounding set included, but 0x%llx:", (unsigned long long)eff);
+	for (size_t i = 0; i < caps_agent_keeps_len; i++) {
+		size_t len = strlen(kept);
+
+		log_info("capabilities:   %s: %s", caps_agent_keeps[i].name, caps_agent_keeps[i].why);
+		snprintf(kept + len, sizeof(kept) - len, "%s%s", len ? " " : "kept ", caps_agent_keeps[i].name);
+	}
+	metrics_set_hook(a->metrics, "capabilities dropped", true, kept);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What reflexd keeps, and why; for logs, --help and the README. */
+/* What reflexd keeps, and why: logged at start and shown in /metrics. */
 struct caps_kept {
 	int cap;
 	const char *name;

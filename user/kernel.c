@@ -104,6 +104,19 @@ static struct bpf_program *connect_prog(struct connect_bpf *skel, enum kernel_co
 	}
 }
 
+/* A later object's copies of maps.bpf.h's maps become the exec object's: one of each. */
+static int reuse_shared_maps(const struct kernel *k, struct bpf_map *events, struct bpf_map *counters,
+			     struct bpf_map *verdicts)
+{
+	int err = bpf_map__reuse_fd(events, bpf_map__fd(k->skel->maps.events));
+
+	if (!err)
+		err = bpf_map__reuse_fd(counters, bpf_map__fd(k->skel->maps.counters));
+	if (!err)
+		err = bpf_map__reuse_fd(verdicts, bpf_map__fd(k->skel->maps.cgroup_verdicts));
+	return err;
+}
+
 /* Opens the connect object sharing the exec object's maps, with a set of programs. */
 static int connect_load(struct kernel *k, unsigned int prog_mask, struct connect_bpf **ret)
 {
@@ -125,11 +138,7 @@ static int connect_load(struct kernel *k, unsigned int prog_mask, struct connect
 		libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, NULL) == 1;
 	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
 		bpf_program__set_autoload(connect_prog(skel, p), prog_mask & (1u << p));
-	err = bpf_map__reuse_fd(skel->maps.events, bpf_map__fd(k->skel->maps.events));
-	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.counters, bpf_map__fd(k->skel->maps.counters));
-	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.cgroup_verdicts, bpf_map__fd(k->skel->maps.cgroup_verdicts));
+	err = reuse_shared_maps(k, skel->maps.events, skel->maps.counters, skel->maps.cgroup_verdicts);
 	if (!err)
 		err = connect_bpf__load(skel);
 	if (err) {
@@ -314,11 +323,7 @@ static void lsm_open(struct kernel *k, const struct kernel_opts *opts)
 	}
 	skel->rodata->agent_tgid = opts->agent_tgid;
 	skel->rodata->host_mnt_ns_inum = opts->host_mnt_ns_inum;
-	err = bpf_map__reuse_fd(skel->maps.events, bpf_map__fd(k->skel->maps.events));
-	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.counters, bpf_map__fd(k->skel->maps.counters));
-	if (!err)
-		err = bpf_map__reuse_fd(skel->maps.cgroup_verdicts, bpf_map__fd(k->skel->maps.cgroup_verdicts));
+	err = reuse_shared_maps(k, skel->maps.events, skel->maps.counters, skel->maps.cgroup_verdicts);
 	if (!err)
 		err = lsm_bpf__load(skel);
 	if (err) {

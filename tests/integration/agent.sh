@@ -120,21 +120,26 @@ rx_audit_wait() {
 }
 
 # rx_audit_count FIELD=VALUE...: prints how many lines match.
-rx_audit_count() {
-	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
+rx_audit_count() { rx_jsonl_count "$RX_TMP/agent/stdout" "$@"; }
+
+# rx_jsonl_count FILE KEY=VALUE...: JSON lines of FILE with all the fields
+# (compared as text, case-insensitive; VALUE null: the field is null or absent).
+rx_jsonl_count() {
+	python3 - "$@" <<'PY'
 import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[2:])
+want = [a.split("=", 1) for a in sys.argv[2:]]
 n = 0
 for line in open(sys.argv[1]):
     try:
         rec = json.loads(line)
     except ValueError:
         continue
-    if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
+    if all(rec.get(k) is None if v == "null" else str(rec.get(k)).lower() == v.lower() for k, v in want):
         n += 1
 print(n)
 PY
 }
+export -f rx_jsonl_count
 
 # rx_audit_show: the audit lines, for failure messages.
 rx_audit_show() {

@@ -90,20 +90,6 @@ ctl_metric() {
 	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics" | awk -v k="$1" '$1 == k { print $2 }'
 }
 # ctl_audit KEY=VALUE...: audit records on the controller's stdout matching all.
-ctl_audit() {
-	python3 - "$RX_TMP/ctl/stdout" "$@" <<'PY'
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    try:
-        r = json.loads(line)
-    except ValueError:
-        continue
-    if all(str(r.get(k)).lower() == v.lower() if v != "null" else r.get(k) is None
-           for k, v in (a.split("=", 1) for a in sys.argv[2:])):
-        n += 1
-print(n)
-PY
-}
+ctl_audit() { rx_jsonl_count "$RX_TMP/ctl/stdout" "$@"; }
 ctl_audit_wait() { rx_wait_for bash -c "[ \$(ctl_audit $(printf '%q ' "$@")) -ge 1 ]"; }
 export -f ctl_audit

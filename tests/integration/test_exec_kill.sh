@@ -179,7 +179,7 @@ t_exception_is_never_killed() {
 t_raw_tp_fallback_still_kills_in_kernel() {
 	trap teardown EXIT
 	setup_agent_and_container r1 shop kill_process false "" --force-raw-tp
-	"$RX_BUILD/reflex" status --address "127.0.0.1:${RX_AGENT_PORT:-19464}" | grep -q 'raw_tp/sched_process_exec' ||
+	grep -q 'raw_tp/sched_process_exec' <<<"$("$RX_BUILD/reflex" status --address "127.0.0.1:${RX_AGENT_PORT:-19464}")" ||
 		rx_fail "status does not show the raw_tp hook"
 	local rc=0
 	rx_ctr_exec r1 /tmp/dropped /tmp/m1 sleep || rc=$?
@@ -193,9 +193,10 @@ t_endpoints_and_clean_shutdown() {
 	rx_agent_start "$RX_TMP/agent.yaml"
 	local base="http://127.0.0.1:${RX_AGENT_PORT:-19464}"
 	curl -sf "$base/healthz" | grep -q ok || rx_fail "/healthz"
-	curl -sf "$base/metrics" | grep -q "^reflex_hook_active{hook=\"tp_btf/sched_process_exec\",detail=.*} 1" ||
+	# Read whole, then match: grep -q stopping early would SIGPIPE the writer under pipefail.
+	grep -q "^reflex_hook_active{hook=\"tp_btf/sched_process_exec\",detail=.*} 1" <<<"$(curl -sf "$base/metrics")" ||
 		rx_fail "/metrics does not show the active hook"
-	"$RX_BUILD/reflex" status --address "${base#http://}" | grep -q 'tp_btf/sched_process_exec' || rx_fail "reflex status"
+	grep -q 'tp_btf/sched_process_exec' <<<"$("$RX_BUILD/reflex" status --address "${base#http://}")" || rx_fail "reflex status"
 	local before after
 	# Count, not grep -q: an early grep exit would SIGPIPE bpftool under pipefail.
 	before=$(bpftool prog show | grep -c 'name exec_btf' || true)
@@ -297,13 +298,20 @@ t_capabilities_dropped_after_load() {
 		n=$((n + 1))
 	done
 	[ "$n" -ge 3 ] || rx_fail "only $n threads checked: the workers had not started"
-	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" |
-		grep -q '^reflex_hook_active{hook="capabilities dropped",.*} 1' || rx_fail "/metrics does not show the drop"
+	local m
+	m=$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")
+	grep -q '^reflex_hook_active{hook="capabilities dropped",.*} 1' <<<"$m" || rx_fail "/metrics does not show the drop"
 	# What is kept is enough: a pidfd kill of a container process still lands.
 	local rc=0
 	rx_ctr_exec cap1 /tmp/dropped /tmp/m1 sleep || rc=$?
 	[ "$rc" -eq 137 ] || rx_fail "dropped binary exit status $rc, want 137"
 	rx_audit_wait outcome=killed kill_mode=pidfd exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no pidfd kill"; }
+	# ... and lands in the latency histogram, with its +Inf bucket equal to the count.
+	m=$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")
+	grep -q '^reflex_action_latency_seconds_count{source="kernel",kill_mode="pidfd"} 1$' <<<"$m" ||
+		rx_fail "no histogram sample for the pidfd kill: $(grep latency_seconds_count <<<"$m")"
+	grep -q '^reflex_action_latency_seconds_bucket{source="kernel",kill_mode="pidfd",le="+Inf"} 1$' <<<"$m" ||
+		rx_fail "histogram +Inf bucket wrong"
 }
 
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction

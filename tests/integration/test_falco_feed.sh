@@ -349,9 +349,9 @@ t_rate_limit_disarms_and_reload_rearms() {
 	[ "$(rx_audit_count rule="$SHELL_RULE" outcome=killed)" -eq 2 ] || rx_fail "want exactly 2 kills before disarming"
 	kill -0 "$p3" || rx_fail "the third target was killed past the limit"
 	grep -q 'rule disarmed to alert-only' "$RX_TMP/agent/stdout" || rx_fail "record does not say disarmed"
-	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" |
-		grep -qF "reflex_rule_disarmed{rule=\"$SHELL_RULE\"} 1" || rx_fail "metrics do not show the disarmed rule"
-	"$RX_BUILD/reflex" status --address "127.0.0.1:${RX_AGENT_PORT:-19464}" | grep -qF "$SHELL_RULE" ||
+	grep -qF "reflex_rule_disarmed{rule=\"$SHELL_RULE\"} 1" <<<"$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")" ||
+		rx_fail "metrics do not show the disarmed rule"
+	grep -qF "$SHELL_RULE" <<<"$("$RX_BUILD/reflex" status --address "127.0.0.1:${RX_AGENT_PORT:-19464}")" ||
 		rx_fail "reflex status does not show the disarmed rule"
 	# Reload re-arms.
 	kill -HUP "$(cat "$RX_TMP/agent/pid")"
