@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-# Faults on the node: the report spool's disk full, and a container that
-# forks as fast as it can while it is killed. (Controller down, slow and
+# Faults on the node: the report spool's disk full, a container that forks
+# as fast as it can while it is killed, a controller that answers slowly. (Controller down, slow and
 # killed -9, Graylog down, API 401/5xx/410, agent killed -9 and many Falco
 # writers at once are in test_controller, test_kube_owners and
 # test_falco_feed.)
@@ -10,6 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/agent.sh"
 DROPPER=$RX_BUILD/helpers/dropper
 
 teardown() {
+	[ -z "${SLOW_CTL:-}" ] || kill "$SLOW_CTL" 2>/dev/null || true
 	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
 	rx_cleanup_all
 	if mountpoint -q "$RX_TMP/full"; then umount "$RX_TMP/full"; fi
@@ -88,5 +89,60 @@ t_forking_container_is_emptied() {
 	true
 }
 
+# A controller that answers every report only after 2 s: kills are not
+# delayed by it (reports go through the spool and their own thread), and
+# every report still arrives.
+t_slow_controller_never_delays_a_kill() {
+	trap teardown EXIT
+	python3 - "$RX_TMP/slow.port" "$RX_TMP/slow.log" <<'PY' &
+import http.server, sys, time
+port_file, log = sys.argv[1:3]
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(2)
+        with open(log, "a") as f:
+            f.write("%s %s %d\n" % (self.path, self.headers.get("Content-Encoding"), len(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+open(port_file + ".tmp", "w").write(str(srv.server_address[1]))
+__import__("os").rename(port_file + ".tmp", port_file)
+srv.timeout = 1
+end = time.time() + 300
+while time.time() < end:
+    srv.handle_request()
+PY
+	SLOW_CTL=$!
+	rx_wait_for test -s "$RX_TMP/slow.port" || rx_fail "slow controller did not start"
+	echo -n t0ken >"$RX_TMP/token"
+	rx_agent_config "$RX_TMP/agent.yaml" kill_process false "" "  controller_url: http://127.0.0.1:$(cat "$RX_TMP/slow.port")
+  controller_token_file: $RX_TMP/token
+  report_spool_dir: $RX_TMP/spool"
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_ctr_create sl1 shop sl1-pod
+	rx_wait_for rx_agent_tracks sl1 || rx_fail "agent never saw sl1"
+	rx_ctr_drop sl1 "$DROPPER" /tmp/dropped
+	local i rc t0 t1
+	for i in 1 2 3 4 5; do
+		rc=0
+		t0=$(date +%s%N)
+		rx_ctr_exec sl1 /tmp/dropped "/tmp/m$i" sleep || rc=$?
+		t1=$(date +%s%N)
+		[ "$rc" -eq 137 ] || rx_fail "run $i: exit $rc, want 137"
+		[ $(((t1 - t0) / 1000000)) -lt 1500 ] || rx_fail "run $i took $(((t1 - t0) / 1000000)) ms: the slow controller held it"
+	done
+	[ "$(rx_audit_count outcome=killed namespace=shop)" -eq 5 ] || rx_fail "not 5 kill records"
+	RX_WAIT_MS=40000 rx_wait_for bash -c "[ \$(wc -l < $RX_TMP/slow.log 2>/dev/null || echo 0) -ge 5 ]" ||
+		rx_fail "$(wc -l <"$RX_TMP/slow.log" 2>/dev/null || echo 0) of 5 reports arrived"
+	grep -q '^/alert gzip ' "$RX_TMP/slow.log" || rx_fail "reports not gzip POSTs to /alert: $(head -1 "$RX_TMP/slow.log")"
+	rx_wait_for bash -c "! ls $RX_TMP/spool/*.rec >/dev/null 2>&1" || rx_fail "spool not emptied"
+	kill "$SLOW_CTL" 2>/dev/null || true
+}
+
 rx_test spool_disk_full_is_loud_and_harms_nothing t_spool_disk_full_is_loud_and_harms_nothing
 rx_test forking_container_is_emptied t_forking_container_is_emptied
+rx_test slow_controller_never_delays_a_kill t_slow_controller_never_delays_a_kill
