@@ -850,43 +850,33 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		 inc->is_container ? inc->container_id : "",
 		 det->kernel_killed ? ", killed in kernel" : "", policy_verdict_name(d.verdict), d.reason);
 
-	if (det->kernel_killed) {
+	if (det->kernel_killed || det->exec_denied) {
 		/* The kernel acted on a verdict user space set from this same policy. */
 		if (d.verdict != POLICY_ACT)
-			log_warn("kernel killed pid %u although policy now says %s: verdict map out of step",
-				 det->tgid, policy_verdict_name(d.verdict));
+			log_warn("kernel %s pid %u although policy now says %s: verdict map out of step",
+				 det->kernel_killed ? "killed" : "refused an exec in", det->tgid,
+				 policy_verdict_name(d.verdict));
 		inc->outcome = "killed";
 		inc->acted = true;
-		metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
-		inc->kill_mode = "kernel";
+		inc->kill_mode = det->kernel_killed ? "kernel" : "lsm";
+		if (det->kernel_killed)
+			metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
 		rate_limit_record(a, inc);
 		if (d.verdict == POLICY_ACT && info &&
 		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
 			kill_container(a, inc, info);
 			return 0;
 		}
-		confirm_kernel_kill(a, inc, det->tgid);
-		return 0;
-	}
-	if (det->exec_denied) {
+		if (det->kernel_killed) {
+			confirm_kernel_kill(a, inc, det->tgid);
+			return 0;
+		}
 		/*
 		 * The exec failed with EPERM: nothing of the image ran, and the
 		 * caller is not the dropped binary, so kill_process has nothing
-		 * left to kill. A container-wide action still applies.
+		 * left to kill.
 		 */
-		if (d.verdict != POLICY_ACT)
-			log_warn("kernel refused an exec in pid %u although policy now says %s: verdict map out of step",
-				 det->tgid, policy_verdict_name(d.verdict));
 		inc->outcome = "denied";
-		inc->acted = true;
-		inc->kill_mode = "lsm";
-		rate_limit_record(a, inc);
-		if (d.verdict == POLICY_ACT && info &&
-		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
-			inc->outcome = "killed";
-			kill_container(a, inc, info);
-			return 0;
-		}
 		incident_done(a, inc, 0); /* refused inside execve: the image was never alive */
 		return 0;
 	}

@@ -255,6 +255,13 @@ t_exec_refused_before_start_or_killed_at_exec() {
 		# Host execs of the same file are never refused.
 		unshare -m "$(rx_ctr_rootfs l1)/tmp/dropped" "$RX_TMP/host-marker" || rx_fail "host exec refused or killed"
 		[ -e "$RX_TMP/host-marker" ] || rx_fail "host process did not run"
+		# Nor in a denied namespace: the refusal follows the same verdicts as the kill.
+		rx_ctr_create l1ks kube-system l1ks-pod
+		rx_wait_for rx_agent_tracks l1ks || rx_fail "agent never saw l1ks"
+		rx_ctr_drop l1ks "$DROPPER" /tmp/dropped
+		rx_ctr_exec l1ks /tmp/dropped /tmp/m1 || rx_fail "dropped binary refused in kube-system"
+		[ -e "$(marker l1ks m1)" ] || rx_fail "dropped binary did not run in kube-system"
+		rx_audit_wait outcome=refused namespace=kube-system || { rx_audit_show; rx_fail "no refusal record for kube-system"; }
 	else
 		echo "exec refusal inactive here (${line#*detail=}): checking the kill at exec" >&2
 		echo "$line" | grep -q 'detail="[^"]' || rx_fail "inactive exec refusal gives no reason: $line"

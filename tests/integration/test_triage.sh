@@ -190,20 +190,20 @@ t_classify_against_the_baseline() {
 	triage classify --victorialogs "$VL" --baseline "$BASELINE" --json
 	[ "$RC" -eq 0 ] || rx_fail "classify failed: $(cat "$RX_TMP/triage-err")"
 	cls() { jq_py "[(g['classification'], g['pattern']) for g in d['groups'] if g['pod'] == '$1' and g['rule'] == '$2'][0]"; }
-	[ "$(cls headscale-backup-29391780-mz8qd "$EXEC_RULE")" = "('benign-true-positive', 'headscale-backup-sqlite3')" ] ||
-		rx_fail "sqlite3 backup: $(cls headscale-backup-29391780-mz8qd "$EXEC_RULE")"
-	[ "$(cls kustomize-controller-6bc5d5b96-ncmnt "$API_RULE")" = "('benign-true-positive', 'gitops-reconciler-api-access')" ] ||
-		rx_fail "flux: $(cls kustomize-controller-6bc5d5b96-ncmnt "$API_RULE")"
-	[ "$(cls build-runner-5f7d8c9b6-q2w3e "$EXEC_RULE")" = "('benign-true-positive', 'package-manager-runtime-install')" ] ||
-		rx_fail "apk trigger: $(cls build-runner-5f7d8c9b6-q2w3e "$EXEC_RULE")"
-	[ "$(cls trainer-7b8c9d6f5-zx9vw "$EXEC_RULE")" = "('benign-true-positive', 'package-manager-install-command')" ] ||
-		rx_fail "pip install: $(cls trainer-7b8c9d6f5-zx9vw "$EXEC_RULE")"
-	[ "$(cls payments-api-7d9f4b-xkp2m "$MINER_RULE")" = "('real', 'crypto-miner-rules')" ] ||
-		rx_fail "miner: $(cls payments-api-7d9f4b-xkp2m "$MINER_RULE")"
-	[ "$(cls payments-api-7d9f4b-xkp2m "$EXEC_RULE")" = "('real', 'exe-in-scratch-or-hidden-path')" ] ||
-		rx_fail "dropped miner: $(cls payments-api-7d9f4b-xkp2m "$EXEC_RULE")"
-	[ "$(cls web-6c9f8d7b5-2xk4j "$SHELL_RULE")" = "('unknown', None)" ] || rx_fail "shell: $(cls web-6c9f8d7b5-2xk4j "$SHELL_RULE")"
-	[ "$(cls orders-api-5d6e7f8a9-b2c3d "$EXEC_RULE")" = "('unknown', None)" ] || rx_fail "helper: $(cls orders-api-5d6e7f8a9-b2c3d "$EXEC_RULE")"
+	# pod | rule | classification and pattern | what it is
+	local pod rule want what
+	while IFS='|' read -r pod rule want what; do
+		[ "$(cls "$pod" "$rule")" = "$want" ] || rx_fail "$what: $(cls "$pod" "$rule")"
+	done <<EOF
+headscale-backup-29391780-mz8qd|$EXEC_RULE|('benign-true-positive', 'headscale-backup-sqlite3')|sqlite3 backup
+kustomize-controller-6bc5d5b96-ncmnt|$API_RULE|('benign-true-positive', 'gitops-reconciler-api-access')|flux
+build-runner-5f7d8c9b6-q2w3e|$EXEC_RULE|('benign-true-positive', 'package-manager-runtime-install')|apk trigger
+trainer-7b8c9d6f5-zx9vw|$EXEC_RULE|('benign-true-positive', 'package-manager-install-command')|pip install
+payments-api-7d9f4b-xkp2m|$MINER_RULE|('real', 'crypto-miner-rules')|miner
+payments-api-7d9f4b-xkp2m|$EXEC_RULE|('real', 'exe-in-scratch-or-hidden-path')|dropped miner
+web-6c9f8d7b5-2xk4j|$SHELL_RULE|('unknown', None)|shell
+orders-api-5d6e7f8a9-b2c3d|$EXEC_RULE|('unknown', None)|helper
+EOF
 	# Why, for the unknown one: each pattern of the rule and the condition that failed.
 	want "[g['reason'] for g in d['groups'] if g['pod'] == 'orders-api-5d6e7f8a9-b2c3d'][0].split('; unknown')[0]" \
 		"no baseline pattern matched ('package-manager-runtime-install': parent 'node' (grandparent 'entrypoint.sh') matches none of apk, apt-get, apt, dpkg, pip, pip3 and 1 more; 'package-manager-install-command': exe '/usr/local/bin/helper' matches none of /sbin/apk, /usr/bin/apt-get, /usr/bin/apt, /usr/bin/python3*, /usr/local/bin/python3*, /usr/bin/pip* and 3 more; 'headscale-backup-sqlite3': namespace 'production' matches none of headscale)"
