@@ -668,17 +668,21 @@ static struct incident *find_open_incident(struct agent *a, const struct corr_ev
 
 	for (int l = 0; l < 2; l++) {
 		for (struct incident *m = lists[l]; m; m = m->next) {
-			struct corr_event mev = corr_of(m);
-			bool match = ev_is_falco ? correlate_match(ev, &mev, window) : correlate_match(&mev, ev, window);
+			struct corr_event mev;
 
-			if (!match || (!ev_is_falco && !m->from_falco))
+			/* Kernel detections join only Falco's incidents. */
+			if (!ev_is_falco && !m->from_falco)
 				continue;
 			/*
 			 * Two Falco alerts are one incident only when they are the same
 			 * event delivered twice (socket and HTTP): a second alert of the
 			 * same exe in the same container may name another process.
+			 * Both tests are cheap: before the string compares.
 			 */
 			if (ev_is_falco && m->from_falco && m->event_real_ns != ev->time_ns)
+				continue;
+			mev = corr_of(m);
+			if (!(ev_is_falco ? correlate_match(ev, &mev, window) : correlate_match(&mev, ev, window)))
 				continue;
 			if (want_acted && !m->acted)
 				continue;
@@ -755,7 +759,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	struct policy_decision d;
 	struct policy_subject s;
 	const char *owner = NULL;
-	char owner_buf[64];
+	char owner_buf[64], summary[REFLEX_PATH_LEN + 1024];
 	struct incident *inc;
 	int err;
 
@@ -845,12 +849,17 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	if (det->what)
 		reason_append(inc, "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
 
-	log_info("%s pid %u comm %s in %s%s%s: %s (%s)", det->what ? det->what : inc->rule, det->tgid,
-		 inc->comm, inc->is_container ? "container " : "host",
-		 inc->is_container ? inc->container_id : "",
-		 det->kernel_killed ? ", killed in kernel" : "", policy_verdict_name(d.verdict), d.reason);
+	/*
+	 * The line is made now and written once the kill is out: a log write
+	 * (a pipe to the runtime's logger) is not on the way to the kill.
+	 */
+	snprintf(summary, sizeof(summary), "%s pid %u comm %s in %s%s%s: %s (%s)",
+		 det->what ? det->what : inc->rule, det->tgid, inc->comm, inc->is_container ? "container " : "host",
+		 inc->is_container ? inc->container_id : "", det->kernel_killed ? ", killed in kernel" : "",
+		 policy_verdict_name(d.verdict), d.reason);
 
 	if (det->kernel_killed || det->exec_denied) {
+		log_info("%s", summary);
 		/* The kernel acted on a verdict user space set from this same policy. */
 		if (d.verdict != POLICY_ACT)
 			log_warn("kernel %s pid %u although policy now says %s: verdict map out of step",
@@ -882,6 +891,8 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	}
 	if (det->kernel_kill_failed)
 		log_warn("kernel SIGKILL of pid %u failed; killing from user space", det->tgid);
+	if (d.verdict != POLICY_ACT || !action_kills(d.action))
+		log_info("%s", summary);
 
 	switch (d.verdict) {
 	case POLICY_ACT:
@@ -892,6 +903,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			break;
 		}
 		if (!rate_limit_admits(a, inc)) {
+			log_info("%s", summary);
 			inc->outcome = "disarmed";
 			metrics_inc(a->metrics, METRIC_REFUSALS);
 			break;
@@ -901,6 +913,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			kill_process(a, inc, det->tgid, det->start_boottime, det->cgroup_id);
 		else
 			kill_container(a, inc, info);
+		log_info("%s", summary); /* INC may be freed by now */
 		return 0;
 	case POLICY_DRY_RUN:
 		inc->outcome = "dry_run";
@@ -1129,7 +1142,7 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	struct policy_decision d;
 	struct policy_subject s;
 	const char *owner = NULL;
-	char owner_buf[64];
+	char owner_buf[64], summary[REFLEX_PATH_LEN + 1024];
 	struct incident *inc;
 	struct corr_event ev = {
 		.container_id = named ? al->container_id : NULL,
@@ -1225,9 +1238,10 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	else if (!info)
 		reason_append(inc, "; container %s not found on this node (%s)", al->container_id,
 			      err == -ENOTUNIQ ? "the id prefix names two containers" : "gone or not here");
-	log_info("falco: '%s' (%s) %s in %s: %s (%s)", al->rule, al->priority_text ? al->priority_text : "?",
-		 inc->exe_path[0] ? inc->exe_path : "?", named ? al->container_id : "no container",
-		 policy_verdict_name(d.verdict), d.reason);
+	/* Written after the kill, as for kernel detections. */
+	snprintf(summary, sizeof(summary), "falco: '%s' (%s) %s in %s: %s (%s)", al->rule,
+		 al->priority_text ? al->priority_text : "?", inc->exe_path[0] ? inc->exe_path : "?",
+		 named ? al->container_id : "no container", policy_verdict_name(d.verdict), d.reason);
 
 	switch (d.verdict) {
 	case POLICY_ACT:
@@ -1257,6 +1271,7 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 			falco_kill_process(a, inc, info, al);
 		else
 			kill_container(a, inc, info);
+		log_info("%s", summary); /* INC may be freed by now */
 		return;
 	case POLICY_DRY_RUN:
 		inc->outcome = "dry_run";
@@ -1276,6 +1291,7 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 		metrics_inc(a->metrics, METRIC_ALERTS);
 		break;
 	}
+	log_info("%s", summary);
 	incident_done(a, inc, -1);
 }
 

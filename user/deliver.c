@@ -60,6 +60,8 @@ static void *deliver_thread(void *arg)
 	struct deliver *d = arg;
 	unsigned int delay = d->cfg.backoff_min_ms;
 
+	pthread_setname_np(pthread_self(), "rx-deliver"); /* as top and /proc show it */
+
 	pthread_mutex_lock(&d->lock);
 	while (!d->stopping) {
 		char err[160] = "";

@@ -341,6 +341,8 @@ static void *reader_main(void *arg)
 	struct epoll_event evs[16];
 	char *buf = malloc(FEED_READ_CHUNK);
 
+	pthread_setname_np(pthread_self(), "rx-falco-feed"); /* as top and /proc show it */
+
 	if (!buf) {
 		log_error("falco feed: out of memory; the socket is not read");
 		return NULL;

@@ -1026,6 +1026,8 @@ static void *kube_thread(void *arg)
 	unsigned int gone_streak = 0, quick_ends = 0;
 	int r;
 
+	pthread_setname_np(pthread_self(), "rx-kube-watch"); /* as top and /proc show it */
+
 	while (!atomic_load(&k->stopping)) {
 		if (need_list) {
 			r = do_list(k, &x);

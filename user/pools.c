@@ -303,6 +303,8 @@ static void *resolver_main(void *arg)
 	struct pool_resolver *r = arg;
 	struct pool_addr tmp[POOL_MAX_ADDRS_PER_DOMAIN];
 
+	pthread_setname_np(pthread_self(), "rx-pool-dns"); /* as top and /proc show it */
+
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		time_t now = time(NULL), next = now + r->interval_s;

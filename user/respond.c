@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -87,8 +88,33 @@ int respond_proc_start_ticks(pid_t pid, uint64_t *ret_ticks)
 	return 0;
 }
 
-/* cgroup v2 id of /proc/<pid>: stat of its "0::" path under the cgroup root. */
-static int proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
+/*
+ * PIDFD_GET_INFO (Linux 6.13): the first, fixed-size version of the uapi
+ * struct, declared here because older system headers lack it. The ioctl
+ * number encodes this size, which every kernel that has the call accepts.
+ */
+struct reflex_pidfd_info {
+	uint64_t mask;
+	uint64_t cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t spare0[1];
+};
+#define REFLEX_PIDFD_GET_INFO _IOWR(0xFF, 11, struct reflex_pidfd_info)
+#define REFLEX_PIDFD_INFO_CGROUPID (1ULL << 2)
+
+int respond_pidfd_cgroup_id(int pidfd, uint64_t *ret_id)
+{
+	struct reflex_pidfd_info info = { .mask = REFLEX_PIDFD_INFO_CGROUPID };
+
+	if (ioctl(pidfd, REFLEX_PIDFD_GET_INFO, &info))
+		return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : -errno;
+	if (!(info.mask & REFLEX_PIDFD_INFO_CGROUPID))
+		return -EOPNOTSUPP; /* no cgroup v2 id for it here */
+	*ret_id = info.cgroupid;
+	return 0;
+}
+
+int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
 {
 	char path[64], buf[4096], full[PATH_MAX];
 	struct stat st;
@@ -122,18 +148,24 @@ int respond_check_identity(const char *cgroup_root, int pidfd, const struct proc
 
 	if (hz <= 0)
 		return -EINVAL;
+	/*
+	 * The cgroup first: through the pidfd itself where the kernel can say
+	 * (no /proc read, no path walk, no window), else by number from /proc.
+	 */
+	err = respond_pidfd_cgroup_id(pidfd, &cgroup_id);
+	if (err == -EOPNOTSUPP)
+		err = respond_proc_cgroup_id(cgroup_root, id->pid, &cgroup_id);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	if (cgroup_id != id->cgroup_id)
+		return -ESTALE;
 	err = respond_proc_start_ticks(id->pid, &ticks);
 	if (err)
 		return err;
 	if (ticks != id->start_boottime_ns / (1000000000ULL / (uint64_t)hz))
 		return -ESTALE;
-	err = proc_cgroup_id(cgroup_root, id->pid, &cgroup_id);
-	if (err)
-		return err == -ENOENT ? -ESTALE : err;
-	if (cgroup_id != id->cgroup_id)
-		return -ESTALE;
 	/*
-	 * The reads above went by number. The pidfd is alive, so the number
+	 * The /proc reads went by number. The pidfd is alive, so the number
 	 * still belongs to the process it pins: what we read was about it.
 	 */
 	return pidfd_send_signal(pidfd, 0);
@@ -303,13 +335,29 @@ static int proc_cgroup_path(pid_t pid, char *ret, size_t size)
 	return -ENOENT;
 }
 
+/* /proc/<pid>/exe is T's executable (" (deleted)" ignored): -ESRCH gone, -ESTALE another. */
+static int exe_check(const struct respond_target *t, pid_t pid)
+{
+	char link[64], exe[PATH_MAX + 16];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -ESTALE; /* kernel threads have no exe */
+	exe[n] = '\0';
+	/* An unlinked binary reads "PATH (deleted)": still the same executable. */
+	if ((size_t)n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	return strcmp(exe, t->exe_path) ? -ESTALE : 0;
+}
+
 int respond_check_target(const struct respond_target *t, pid_t pid)
 {
-	char cg[PATH_MAX], link[64], exe[PATH_MAX + 16];
+	char cg[PATH_MAX];
 	size_t scope_len = strlen(t->scope_rel);
 	long hz = sysconf(_SC_CLK_TCK);
 	uint64_t ticks;
-	ssize_t n;
 	int err;
 
 	if (pid <= 1 || hz <= 0)
@@ -321,16 +369,9 @@ int respond_check_target(const struct respond_target *t, pid_t pid)
 	if (strncmp(cg, t->scope_rel, scope_len) || (cg[scope_len] != '\0' && cg[scope_len] != '/') ||
 	    strstr(cg, "/.."))
 		return -ESTALE;
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n < 0)
-		return errno == ENOENT ? -ESRCH : -ESTALE; /* kernel threads have no exe */
-	exe[n] = '\0';
-	/* An unlinked binary reads "PATH (deleted)": still the same executable. */
-	if ((size_t)n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-		exe[n - 10] = '\0';
-	if (strcmp(exe, t->exe_path))
-		return -ESTALE;
+	err = exe_check(t, pid);
+	if (err)
+		return err;
 	if (t->not_after_boottime_ns) {
 		err = respond_proc_start_ticks(pid, &ticks);
 		if (err)
@@ -414,6 +455,12 @@ int respond_kill_target(const char *cgroup_root, const struct respond_target *t,
 		return -ENAMETOOLONG;
 	collect_pids(dir, 0, pids, RESPOND_MAX_TARGETS, &n);
 	for (size_t i = 0; i < n && killed < max_pidfds; i++) {
+		/*
+		 * Most of a container runs something else: one readlink rules
+		 * those out (a first look only: kill_checked checks again).
+		 */
+		if (exe_check(t, pids[i]))
+			continue;
 		err = kill_checked(t, pids[i], &pidfds[killed]);
 		if (!err)
 			killed++;

@@ -18,9 +18,9 @@ struct process_identity {
 };
 
 /*
- * pidfd_open(pid), then check through /proc that the pidfd still names the
- * process of ID (same start time, same cgroup v2 id under CGROUP_ROOT) and is
- * alive, then pidfd_send_signal(SIGKILL). On success returns 0 and the pidfd
+ * pidfd_open(pid), then check that the pidfd still names the process of ID
+ * (same cgroup v2 id: PIDFD_GET_INFO, else /proc under CGROUP_ROOT; same
+ * start time: /proc) and is alive, then pidfd_send_signal(SIGKILL). On success returns 0 and the pidfd
  * in *ret_pidfd (it polls readable once the process has exited).
  * -ESRCH: already gone. -ESTALE: the pid now names another process (reused)
  * or the process moved to another cgroup: nothing was signalled.
@@ -78,6 +78,12 @@ int respond_kill_target(const char *cgroup_root, const struct respond_target *t,
 
 /* The pid a pidfd names (fdinfo "Pid:"), or a negative errno. */
 pid_t respond_pidfd_pid(int pidfd);
+
+/* cgroup v2 id of a pidfd's process (PIDFD_GET_INFO): -EOPNOTSUPP before Linux 6.13. */
+int respond_pidfd_cgroup_id(int pidfd, uint64_t *ret_id);
+
+/* cgroup v2 id of /proc/<pid>: stat of its "0::" path under CGROUP_ROOT. */
+int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id);
 
 /* pidfd_open(2): fd or negative errno. */
 int respond_pidfd_open(pid_t pid);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,6 +225,62 @@ static void test_cgroup_kill_empties_a_real_cgroup(void **state)
 	/* The test process itself, outside the cgroup, is alive to see this. */
 }
 
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	assert_int_equal(uname(&u), 0);
+	assert_int_equal(sscanf(u.release, "%d.%d", &ma, &mi), 2);
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * The two ways to learn a process's cgroup v2 id agree with the directory's
+ * inode (what bpf_get_current_cgroup_id() reports): PIDFD_GET_INFO from
+ * Linux 6.13 on, /proc/<pid>/cgroup on any kernel. A process moved after
+ * the event is refused by the one this kernel uses.
+ */
+static void test_cgroup_id_by_pidfd_and_by_proc_agree(void **state)
+{
+	char dir[PATH_MAX + 64], procs[PATH_MAX + 96], pidbuf[16];
+	uint64_t by_pidfd = 0, by_proc = 0;
+	struct process_identity id;
+	struct stat st;
+	int fd, pidfd, err;
+	pid_t pid = spawn_sleeper();
+
+	(void)state;
+	id = identity_of(pid);
+	snprintf(dir, sizeof(dir), "%s/reflex-unit-id-%d", cgroup_root, (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	assert_true(write(fd, pidbuf, strlen(pidbuf)) > 0);
+	close(fd);
+
+	pidfd = respond_pidfd_open(pid);
+	assert_true(pidfd >= 0);
+	err = respond_pidfd_cgroup_id(pidfd, &by_pidfd);
+	if (kernel_at_least(6, 13)) {
+		assert_int_equal(err, 0);
+		assert_int_equal(by_pidfd, (uint64_t)st.st_ino);
+	} else {
+		assert_int_equal(err, -EOPNOTSUPP);
+	}
+	assert_int_equal(respond_proc_cgroup_id(cgroup_root, pid, &by_proc), 0);
+	assert_int_equal(by_proc, (uint64_t)st.st_ino);
+	/* ID has the cgroup of before the move: stale, whichever way is used. */
+	assert_int_equal(respond_check_identity(cgroup_root, pidfd, &id), -ESTALE);
+	assert_true(alive(pid));
+	close(pidfd);
+	reap(pid);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static int setup(void **state)
 {
 	char *text = NULL;
@@ -260,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_gone_process_is_esrch),
 		cmocka_unit_test(test_never_pid_1),
 		cmocka_unit_test(test_cgroup_kill_empties_a_real_cgroup),
+		cmocka_unit_test(test_cgroup_id_by_pidfd_and_by_proc_agree),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
