@@ -121,6 +121,19 @@ static __always_inline bool v6_is_private(const __u8 a[16])
 }
 
 /* The pool lists that make (lists, port) a match; 0 when it is not one. */
+/*
+ * Falco's rule never matches private destinations (the default): then they
+ * need no pool lookup at all. Most of a cluster's connects go to pod and
+ * service addresses and loopback, so this is the common case.
+ */
+static __always_inline bool private_excluded(void)
+{
+	__u32 zero = 0;
+	struct reflex_connect_config *cfg = bpf_map_lookup_elem(&connect_config, &zero);
+
+	return !cfg || cfg->exclude_private;
+}
+
 static __always_inline __u32 pool_match(__u32 lists, __u16 port, bool private_addr)
 {
 	__u32 zero = 0, hit = 0;
@@ -250,6 +263,8 @@ static __always_inline int check_v4(struct bpf_sock_addr *ctx, __u8 hook)
 
 	counter_inc(REFLEX_KCNT_CONNECT_SEEN);
 	__builtin_memcpy(key.addr, &ip, 4);
+	if (v4_is_private(key.addr) && private_excluded())
+		return 1;
 	lists = bpf_map_lookup_elem(&pool_v4, &key);
 	hit = pool_match(lists ? *lists : 0, port, v4_is_private(key.addr));
 	if (!hit) {
@@ -282,12 +297,16 @@ static __always_inline int check_v6(struct bpf_sock_addr *ctx, __u8 hook)
 		struct reflex_pool_v4_key k4 = { .prefixlen = 32 };
 
 		__builtin_memcpy(k4.addr, &key.addr[12], 4);
+		if (v4_is_private(k4.addr) && private_excluded())
+			return 1;
 		lists = bpf_map_lookup_elem(&pool_v4, &k4);
 		hit = pool_match(lists ? *lists : 0, port, v4_is_private(k4.addr));
 		if (!hit)
 			return 1;
 		return judge(ctx, hook, AF_INET6, key.addr, 16, port, hit);
 	}
+	if (v6_is_private(key.addr) && private_excluded())
+		return 1;
 	lists = bpf_map_lookup_elem(&pool_v6, &key);
 	hit = pool_match(lists ? *lists : 0, port, v6_is_private(key.addr));
 	if (!hit) {
