@@ -108,6 +108,8 @@ struct agent {
 	int timer_fd;
 	uint64_t last_rescan_ns;
 	struct incident *waiting; /* incidents whose kill is not confirmed yet */
+	struct epoll_event *batch; /* the events epoll_wait returned, being handled */
+	int batch_n, batch_i;      /* how many; the one being handled */
 	struct pool_lists pools;          /* parsed agent.pool_lists */
 	struct pool_resolver *resolver;   /* NULL when no connect hook is active */
 	struct pool_addr *pool_applied;   /* normalized set in the LPM tries now */
@@ -354,8 +356,17 @@ static void incident_wait(struct agent *a, struct incident *inc, int fd, uint32_
 	a->waiting = inc;
 }
 
+/*
+ * INC's wait is over. Another handler of this batch (the tick, a second fd of
+ * it) may have finished it while its own event is still further down the
+ * batch: forget that event, or it would reach an incident already moved to
+ * the held list (linking it twice) or freed.
+ */
 static void incident_unlink(struct agent *a, struct incident *inc)
 {
+	for (int i = a->batch_i + 1; i < a->batch_n; i++)
+		if (a->batch[i].data.ptr == inc)
+			a->batch[i].data.ptr = NULL;
 	for (struct incident **p = &a->waiting; *p; p = &(*p)->next) {
 		if (*p == inc) {
 			*p = inc->next;
@@ -1519,6 +1530,8 @@ static void warn_restart_only(const struct reflex_config *old, const struct refl
 		log_warn("reload: agent.kubernetes_* or node_name changed; they take effect when reflexd restarts");
 	if (str_differs(o->metrics_address, n->metrics_address) || str_differs(o->audit_log, n->audit_log))
 		log_warn("reload: agent.metrics_address or audit_log changed; they take effect when reflexd restarts");
+	if (o->watch_stratum_handshake != n->watch_stratum_handshake)
+		log_warn("reload: agent.watch_stratum_handshake changed; it takes effect when reflexd restarts");
 }
 
 static void refresh_feed_metrics(struct agent *a)
@@ -1617,6 +1630,7 @@ static void on_tick(struct agent *a)
 
 	if (read(a->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_errno(LOG_LEVEL_WARN, -errno, "timerfd read");
+	metrics_loop_alive(a->metrics, now); /* /healthz: the loop turns */
 	for (inc = a->waiting; inc; inc = next) {
 		next = inc->next;
 		if (inc->wait == WAIT_CGROUP_EMPTY && respond_cgroup_populated(inc->fd) == 0)
@@ -1810,10 +1824,14 @@ int agent_run(struct agent *a)
 				continue;
 			return log_errno(LOG_LEVEL_ERROR, -errno, "epoll_wait");
 		}
-		for (int i = 0; i < n; i++) {
-			void *tag = evs[i].data.ptr;
+		a->batch = evs;
+		a->batch_n = n;
+		for (a->batch_i = 0; a->batch_i < n; a->batch_i++) {
+			void *tag = evs[a->batch_i].data.ptr;
 
-			if (tag == &tag_kernel) {
+			if (!tag) {
+				continue; /* an incident finished earlier in this batch */
+			} else if (tag == &tag_kernel) {
 				int err = kernel_consume(a->kernel);
 
 				if (err < 0)
@@ -1841,6 +1859,7 @@ int agent_run(struct agent *a)
 				incident_check(a, tag);
 			}
 		}
+		a->batch_n = 0;
 	}
 	return 0;
 }
@@ -2214,6 +2233,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	kopts.agent_tgid = (uint32_t)a->self_pid;
 	kopts.force_raw_tp = opts->force_raw_tp;
 	kopts.no_exec_deny = !config->agent.deny_exec_in_kernel;
+	kopts.no_stratum_watch = !config->agent.watch_stratum_handshake;
 	kopts.cgroup_root = a->cgroup_root;
 	err = kernel_open(&kopts, on_kernel_record, a, &a->kernel);
 	if (err) {
@@ -2246,6 +2266,9 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	if (!kernel_connect_active(a->kernel, KERNEL_CONNECT4))
 		log_warn("kernel: cgroup/connect4 inactive (%s): pool connections are not watched",
 			 kernel_connect_reason(a->kernel, KERNEL_CONNECT4));
+	if (!config->agent.watch_stratum_handshake)
+		log_info("kernel: agent.watch_stratum_handshake is false: Stratum handshakes to unlisted addresses "
+			 "are not looked for (no program runs per packet)");
 	kernel_set_stratum_scan(a->kernel, config->agent.scan_stratum_argv);
 
 	/* Start-up probes run with every capability, as the loading did. */
@@ -2309,6 +2332,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		log_info("http: /healthz /readyz /metrics /status on %s", config->agent.metrics_address);
 	}
 	refresh_kernel_counters(a);
+	metrics_loop_alive(a->metrics, monotonic_ns());
 	metrics_set_ready(a->metrics, true);
 	*ret = a;
 	return 0;

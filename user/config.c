@@ -603,6 +603,7 @@ static const struct agent_field agent_fields[] = {
 	{ "pool_resolve_interval_s", FIELD_UINT, AG(pool_resolve_interval_s), 0, 1, 86400 },
 	{ "block_pool_connections", FIELD_BOOL, AG(block_pool_connections), 0, 0, 0 },
 	{ "scan_stratum_argv", FIELD_BOOL, AG(scan_stratum_argv), 0, 0, 0 },
+	{ "watch_stratum_handshake", FIELD_BOOL, AG(watch_stratum_handshake), 0, 0, 0 },
 	{ "falco_socket", FIELD_PATH_OR_OFF, AG(falco_socket), 0, 0, 0 },
 	{ "falco_socket_mode", FIELD_MODE, AG(falco_socket_mode), 0, 0, 0777 },
 	{ "falco_peer_uids", FIELD_UIDS, AG(falco_peer_uids), AG(n_falco_peer_uids), 0, 0 },
@@ -1048,6 +1049,7 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	c->agent.pool_resolve_interval_s = 300;
 	c->agent.block_pool_connections = true;
 	c->agent.scan_stratum_argv = true;
+	c->agent.watch_stratum_handshake = true;
 	c->agent.falco_socket_mode = 0660;
 	c->agent.falco_max_alert_bytes = 1024 * 1024;
 	c->agent.falco_queue_size = 4096;

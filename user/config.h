@@ -74,6 +74,8 @@ struct agent_config {
 	unsigned int pool_resolve_interval_s; /* re-resolve domains; default 300 (1..86400) */
 	bool block_pool_connections; /* deny pool connects (EPERM) where the rule kills; default true */
 	bool scan_stratum_argv;  /* flag execs whose argv has stratum+tcp:// etc.; default true */
+	bool watch_stratum_handshake; /* cgroup_skb/egress reads each container TCP connection's first
+				       * payload (a program run per packet on the node); default true */
 	/* Falco feed (issue: Falco alerts read locally). */
 	char *falco_socket;      /* unix stream socket; default /run/reflex/falco.sock; "" disables */
 	unsigned int falco_socket_mode; /* default 0660 */

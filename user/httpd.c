@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -14,6 +16,8 @@
 
 #define HTTPD_CONNECTION_LIMIT 64u
 #define HTTPD_TIMEOUT_S 10u
+/* /healthz fails when the event loop (a tick every 100 ms) has not turned for this long. */
+#define HTTPD_LOOP_STALL_MS 5000u
 
 struct httpd {
 	struct MHD_Daemon *daemon;
@@ -177,8 +181,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!strcmp(url, "/healthz"))
+	if (!strcmp(url, "/healthz")) {
+		struct timespec ts;
+		uint64_t stalled_ms;
+		char *why;
+
+		/* The process answering is not enough: the loop that kills must be turning. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		stalled_ms = metrics_loop_stalled_ms(h->metrics, (uint64_t)ts.tv_sec * 1000000000ULL +
+									     (uint64_t)ts.tv_nsec);
+		if (stalled_ms > HTTPD_LOOP_STALL_MS) {
+			if (asprintf(&why, "event loop stalled for %llu ms\n", (unsigned long long)stalled_ms) < 0)
+				return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text_plain, "event loop stalled\n",
+					     false);
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text_plain, why, true);
+		}
 		return reply(conn, MHD_HTTP_OK, text_plain, "ok\n", false);
+	}
 	if (!strcmp(url, "/readyz")) {
 		if (metrics_ready(h->metrics))
 			return reply(conn, MHD_HTTP_OK, text_plain, "ready\n", false);

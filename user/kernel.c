@@ -153,7 +153,7 @@ static int connect_load(struct kernel *k, unsigned int prog_mask, struct connect
  * Probe each connect program on its own, load the ones that work together,
  * attach them to the cgroup v2 root. A missing one degrades, never fails.
  */
-static void connect_open(struct kernel *k, const char *cgroup_root)
+static void connect_open(struct kernel *k, const char *cgroup_root, bool no_stratum_watch)
 {
 	unsigned int mask = 0;
 	int cgroup_fd, err;
@@ -161,6 +161,11 @@ static void connect_open(struct kernel *k, const char *cgroup_root)
 	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++) {
 		struct connect_bpf *probe = NULL;
 
+		if (p == KERNEL_STRATUM_EGRESS && no_stratum_watch) {
+			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]),
+				 "off: agent.watch_stratum_handshake is false");
+			continue;
+		}
 		err = connect_load(k, 1u << p, &probe);
 		if (err) {
 			snprintf(k->connect_reason[p], sizeof(k->connect_reason[p]), "did not load: %s",
@@ -414,7 +419,7 @@ int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, s
 
 	lsm_open(k, opts);
 	if (opts->cgroup_root)
-		connect_open(k, opts->cgroup_root);
+		connect_open(k, opts->cgroup_root, opts->no_stratum_watch);
 
 	k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), ringbuf_cb, k, NULL);
 	if (!k->rb) {

@@ -23,6 +23,7 @@ struct kernel_opts {
 	const char *cgroup_root; /* cgroup v2 mount: the connect programs attach here */
 	bool force_raw_tp;       /* skip tp_btf, as on a kernel without it (tests) */
 	bool no_exec_deny;       /* do not load lsm/bprm_check_security */
+	bool no_stratum_watch;   /* do not load cgroup_skb/egress (agent.watch_stratum_handshake) */
 };
 
 /* The connect-family programs, probed and attached one by one. */

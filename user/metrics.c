@@ -150,6 +150,7 @@ struct metrics {
 	_Atomic uint64_t pool_domains, pool_addresses, pool_resolved, pool_failing;
 	_Atomic uint64_t feed[METRIC_F_MAX];
 	atomic_bool ready;
+	_Atomic uint64_t loop_alive_ns; /* the event loop's last tick; 0: not yet */
 	char **disarmed; /* under hooks_lock */
 	size_t n_disarmed;
 	char *node; /* immutable after metrics_new */
@@ -206,6 +207,7 @@ struct metrics *metrics_new(const char *node)
 		atomic_init(&m->feed[i], 0);
 	atomic_init(&m->containers, 0);
 	atomic_init(&m->ready, false);
+	atomic_init(&m->loop_alive_ns, 0);
 	for (size_t s = 0; s < HIST_SOURCES; s++)
 		for (size_t k = 0; k < HIST_MODES; k++) {
 			struct histogram *h = &m->latency[s][k];
@@ -369,6 +371,19 @@ void metrics_set_ready(struct metrics *m, bool ready)
 bool metrics_ready(const struct metrics *m)
 {
 	return m && atomic_load((atomic_bool *)&m->ready);
+}
+
+void metrics_loop_alive(struct metrics *m, uint64_t now_ns)
+{
+	if (m)
+		atomic_store(&m->loop_alive_ns, now_ns);
+}
+
+uint64_t metrics_loop_stalled_ms(const struct metrics *m, uint64_t now_ns)
+{
+	uint64_t last = m ? atomic_load((_Atomic uint64_t *)&m->loop_alive_ns) : 0;
+
+	return last && now_ns > last ? (now_ns - last) / 1000000ULL : 0;
 }
 
 /* Label values escape backslash, double quote and newline (format 0.0.4). */

@@ -101,6 +101,14 @@ void metrics_observe_action(struct metrics *m, const char *source, const char *k
 void metrics_set_ready(struct metrics *m, bool ready);
 bool metrics_ready(const struct metrics *m);
 
+/*
+ * Liveness of the event loop: it calls metrics_loop_alive on every tick
+ * (CLOCK_MONOTONIC ns); metrics_loop_stalled_ms says how long ago the last
+ * one was, 0 before the first (a loop not started is not a stalled one).
+ */
+void metrics_loop_alive(struct metrics *m, uint64_t now_ns);
+uint64_t metrics_loop_stalled_ms(const struct metrics *m, uint64_t now_ns);
+
 /* Prometheus text exposition (version 0.0.4); malloc'd, NULL on ENOMEM. */
 char *metrics_render_prometheus(const struct metrics *m);
 /* JSON for `reflex status`: hooks, counters, containers, ready; malloc'd. */

@@ -146,6 +146,9 @@ t_stratum_handshake_to_unlisted_address_caught() {
 	trap teardown EXIT
 	setup pt shop kill_process
 	local rc=0
+	# (the check stratum_watch_off_unloads_the_egress_program negates)
+	bpftool cgroup show "$(rx_cgroup2_root)" | grep -q 'egress.*stratum_egress' ||
+		rx_fail "stratum_egress is not attached to the cgroup root"
 	probe pt tcp $RX_OTHER_V4 443 '{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5"]}' || rc=$?
 	rx_audit_wait rule="$RX_STRATUM_RULE" outcome=killed kill_mode=pidfd ||
 		{ rx_audit_show; rx_fail "Stratum handshake on 443 to an unlisted address not caught"; }
@@ -154,6 +157,27 @@ t_stratum_handshake_to_unlisted_address_caught() {
 	# An ordinary first payload on the same path is left alone.
 	probe pt tcp $RX_OTHER_V4 443 'GET / HTTP/1.1' || rx_fail "ordinary TLS-port traffic was blocked"
 	rx_wait_for grep -q "GET / HTTP" "$RX_TMP/pool.log" || rx_fail "ordinary payload never arrived"
+}
+
+# agent.watch_stratum_handshake: false: no program runs per packet (nothing
+# of reflexd's on the egress hook), /metrics says why, and a handshake to an
+# unlisted address is then, as documented, not looked for.
+t_stratum_watch_off_unloads_the_egress_program() {
+	trap teardown EXIT
+	setup ps shop kill_process false "  watch_stratum_handshake: false"
+	local metrics
+	metrics=$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")
+	grep -q '^reflex_hook_active{hook="cgroup_skb/egress (stratum handshake)",detail="off: agent.watch_stratum_handshake is false"} 0' <<<"$metrics" ||
+		rx_fail "/metrics does not show the egress program off: $(grep stratum <<<"$metrics")"
+	grep -q '^reflex_hook_active{hook="cgroup/connect4",detail="[^"]*"} 1' <<<"$metrics" ||
+		rx_fail "connect4 should still be attached"
+	! bpftool cgroup show "$(rx_cgroup2_root)" | grep -q 'egress.*stratum_egress' ||
+		rx_fail "stratum_egress still attached to the cgroup root"
+	grep -q "watch_stratum_handshake is false" "$RX_TMP/agent/stderr" || rx_fail "start-up log does not say so"
+	probe ps tcp $RX_OTHER_V4 443 '{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5"]}' ||
+		rx_fail "the connect failed with the watch off"
+	rx_wait_for grep -q "mining.subscribe" "$RX_TMP/pool.log" || rx_fail "the payload did not arrive"
+	! rx_audit_has rule="$RX_STRATUM_RULE" || rx_fail "a handshake was judged with the watch off"
 }
 
 t_new_dns_answer_is_picked_up() {
@@ -205,5 +229,6 @@ rx_test denied_namespace_untouched t_denied_namespace_untouched
 rx_test host_process_untouched t_host_process_untouched
 rx_test stratum_argv_caught_at_exec t_stratum_argv_caught_at_exec
 rx_test stratum_handshake_to_unlisted_address_caught t_stratum_handshake_to_unlisted_address_caught
+rx_test stratum_watch_off_unloads_the_egress_program t_stratum_watch_off_unloads_the_egress_program
 rx_test new_dns_answer_is_picked_up t_new_dns_answer_is_picked_up
 rx_test reload_without_restart t_reload_without_restart

@@ -142,6 +142,7 @@ static void test_shipped_agent_section_is_the_defaults(void **state)
 	assert_int_equal(s->pool_resolve_interval_s, d->pool_resolve_interval_s);
 	assert_int_equal(s->block_pool_connections, d->block_pool_connections);
 	assert_int_equal(s->scan_stratum_argv, d->scan_stratum_argv);
+	assert_int_equal(s->watch_stratum_handshake, d->watch_stratum_handshake);
 	assert_string_equal(s->falco_socket, d->falco_socket);
 	assert_int_equal(s->falco_socket_mode, d->falco_socket_mode);
 	assert_int_equal(s->n_falco_peer_uids, d->n_falco_peer_uids);
@@ -201,6 +202,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->agent.pool_resolve_interval_s, 300);
 	assert_true(c->agent.block_pool_connections);
 	assert_true(c->agent.scan_stratum_argv);
+	assert_true(c->agent.watch_stratum_handshake);
 	config_free(c);
 
 	/* An empty $NODE_NAME (unset downward API field) falls back to the hostname. */
@@ -259,6 +261,7 @@ static void test_full(void **state)
 		     "  pool_resolve_interval_s: 86400\n"
 		     "  block_pool_connections: false\n"
 		     "  scan_stratum_argv: false\n"
+		     "  watch_stratum_handshake: false\n"
 		     "controller: {listen_address: '127.0.0.1:8080', dedupe_window_s: 30, gelf_stream: audit,\n"
 		     "  gelf_http_url: 'http://graylog:12201/gelf', page_webhook_url: ''}\n");
 	assert_true(c->has_controller_section);
@@ -318,6 +321,7 @@ static void test_full(void **state)
 	assert_int_equal(c->agent.pool_resolve_interval_s, 86400);
 	assert_false(c->agent.block_pool_connections);
 	assert_false(c->agent.scan_stratum_argv);
+	assert_false(c->agent.watch_stratum_handshake);
 	assert_true(c->has_controller_section);
 	config_free(c);
 	unsetenv("NODE_NAME");

@@ -199,6 +199,44 @@ static void test_not_found_and_method(void **state)
 	assert_int_equal(metrics_get(f->m, METRIC_KILLS_PIDFD), 1);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A process that answers HTTP while its event loop is stuck is not alive. */
+static void test_liveness_follows_the_event_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct response r;
+
+	metrics_loop_alive(f->m, mono_ns());
+	r = request(f->address, NULL, "/healthz");
+	assert_int_equal(r.code, 200);
+	assert_string_equal(r.body, "ok\n");
+	free(r.body);
+
+	metrics_loop_alive(f->m, mono_ns() - 7ULL * 1000000000ULL);
+	r = request(f->address, NULL, "/healthz");
+	assert_int_equal(r.code, 503);
+	assert_non_null(strstr(r.body, "event loop stalled for 7"));
+	free(r.body);
+	/* Readiness is about the hooks, not the loop. */
+	metrics_set_ready(f->m, true);
+	r = request(f->address, NULL, "/readyz");
+	assert_int_equal(r.code, 200);
+	free(r.body);
+
+	metrics_loop_alive(f->m, mono_ns());
+	r = request(f->address, NULL, "/healthz");
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	metrics_loop_alive(f->m, 0); /* as before the loop started, for the tests after this one */
+}
+
 static void test_readiness_flip(void **state)
 {
 	struct fixture *f = *state;
@@ -648,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_not_found_and_method),
 		cmocka_unit_test(test_readiness_flip),
+		cmocka_unit_test(test_liveness_follows_the_event_loop),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_idle_client_does_not_block),
 		cmocka_unit_test(test_bad_addresses),
