@@ -58,7 +58,7 @@ static size_t utf8_seq_len(const unsigned char *s)
  * are returned as they are, so they match what Falco prints. *ret_copy gets
  * the allocation to free, if any; NULL on ENOMEM.
  */
-static const char *utf8_clean(const char *s, char **ret_copy)
+const char *audit_utf8_clean(const char *s, char **ret_copy)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t bad = 0, len = 0, n;
@@ -94,6 +94,25 @@ static const char *utf8_clean(const char *s, char **ret_copy)
 	return out;
 }
 
+void audit_copy_utf8(char *dst, size_t size, const char *src)
+{
+	size_t len, cut;
+
+	if (!size)
+		return;
+	len = src ? strlen(src) : 0;
+	if (len < size) {
+		memcpy(dst, src ? src : "", len + 1);
+		return;
+	}
+	/* Back off continuation bytes (10xxxxxx) to the start of the cut character. */
+	cut = size - 1;
+	while (cut > 0 && ((unsigned char)src[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(dst, src, cut);
+	dst[cut] = '\0';
+}
+
 /* NULL -> JSON null; anything else a string, cleaned to valid UTF-8. */
 static json_t *json_str_or_null(const char *s)
 {
@@ -103,7 +122,7 @@ static json_t *json_str_or_null(const char *s)
 
 	if (!s)
 		return json_null();
-	clean = utf8_clean(s, &copy);
+	clean = audit_utf8_clean(s, &copy);
 	if (!clean)
 		return NULL;
 	j = json_string(clean);
@@ -187,6 +206,10 @@ char *audit_format(const struct audit_record *r)
 	format_time(&r->time, ts, sizeof(ts));
 	/* Insertion order is the field order: jansson >= 2.8 keeps it. */
 	add(o, "timestamp", json_string(ts), &err);
+	if (r->event_time.tv_sec) {
+		format_time(&r->event_time, ts, sizeof(ts));
+		add(o, "event_time", json_string(ts), &err);
+	}
 	add(o, "action", json_str_or_null(r->action), &err);
 	add(o, "outcome", json_str_or_null(r->outcome), &err);
 	add(o, "namespace", json_str_or_null(r->namespace_), &err);
@@ -194,6 +217,8 @@ char *audit_format(const struct audit_record *r)
 	add(o, "rule", json_str_or_null(r->rule), &err);
 	add(o, "dry_run", json_boolean(r->dry_run), &err);
 	add(o, "reason", reason_json(r, &reason_buf), &err);
+	if (r->detail)
+		add(o, "detail", json_str_or_null(r->detail), &err);
 	add(o, "operator", json_str_or_null(r->operator_), &err);
 	add(o, "falco_priority", json_str_or_null(r->falco_priority), &err);
 	add(o, "falco_output", json_str_or_null(r->falco_output), &err);

@@ -12,14 +12,16 @@
 #include <time.h>
 
 struct audit_record {
-	struct timespec time;        /* CLOCK_REALTIME of the decision */
+	struct timespec time;        /* CLOCK_REALTIME of the action: when the kill, refusal or decision happened */
+	struct timespec event_time;  /* CLOCK_REALTIME of the kernel event or the Falco alert; zero -> omitted */
 	const char *action;          /* the rule's action: alert, kill_process, ... */
 	const char *outcome;         /* killed, dry_run, refused, alert, excepted, failed, confirmed */
 	const char *namespace_;      /* NULL -> JSON null */
 	const char *pod;
 	const char *rule;
 	bool dry_run;
-	const char *reason;          /* dry-run records get "DRY_RUN: " prepended */
+	const char *reason;          /* the rule's audit_reason, verbatim; dry-run records get "DRY_RUN: " prepended */
+	const char *detail;          /* what reflex found and did; NULL -> omitted */
 	const char *operator_;       /* who acted, e.g. "reflex-agent" */
 	const char *falco_priority;  /* NULL -> null */
 	const char *falco_output;
@@ -38,6 +40,19 @@ struct audit_record {
 	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
 	const char *pod_uid;         /* the pod's metadata.uid: a newer pod of the same name is another pod */
 };
+
+/*
+ * S as valid UTF-8: each ill-formed byte becomes the text \xNN. Returns S
+ * itself when it is valid, else a copy in *ret_copy (the caller frees it);
+ * NULL on ENOMEM.
+ */
+const char *audit_utf8_clean(const char *s, char **ret_copy);
+
+/*
+ * Copies SRC into DST (SIZE bytes, NUL-terminated), cutting at a character
+ * boundary: a truncated copy never ends in part of a UTF-8 sequence.
+ */
+void audit_copy_utf8(char *dst, size_t size, const char *src);
 
 /* The record as one JSON line without the newline; malloc'd, NULL on ENOMEM. */
 char *audit_format(const struct audit_record *record);
