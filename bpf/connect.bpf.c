@@ -191,6 +191,10 @@ static __always_inline int judge(struct bpf_sock_addr *ctx, __u8 hook, __u16 fam
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		counter_inc(REFLEX_KCNT_RINGBUF_DROPS);
+		if (kact & REFLEX_CKACT_SIGKILL_SENT)
+			counter_inc(REFLEX_KCNT_LOST_CONNECT_KILLED);
+		else if (kact & REFLEX_CKACT_DENIED)
+			counter_inc(REFLEX_KCNT_LOST_CONNECT_DENIED);
 		return ret;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -454,6 +458,8 @@ int stratum_egress(struct __sk_buff *skb)
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		counter_inc(REFLEX_KCNT_RINGBUF_DROPS);
+		if (kact & REFLEX_CKACT_DROPPED)
+			counter_inc(REFLEX_KCNT_LOST_STRATUM_DROPPED);
 		return ret;
 	}
 	__builtin_memset(e, 0, sizeof(*e));

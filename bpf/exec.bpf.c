@@ -165,6 +165,8 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		counter_inc(REFLEX_KCNT_RINGBUF_DROPS);
+		if (kact == REFLEX_KACT_SIGKILL_SENT)
+			counter_inc(REFLEX_KCNT_LOST_EXEC_KILLED);
 		return 0;
 	}
 	e->hdr.op = REFLEX_EVENT_EXEC;

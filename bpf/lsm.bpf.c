@@ -66,6 +66,7 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 	if (!e) {
 		/* Refused all the same; the report is what is lost, and counted. */
 		counter_inc(REFLEX_KCNT_RINGBUF_DROPS);
+		counter_inc(REFLEX_KCNT_LOST_EXEC_DENIED);
 		return -EPERM;
 	}
 	e->hdr.op = REFLEX_EVENT_EXEC;

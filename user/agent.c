@@ -44,6 +44,10 @@
 #define AGENT_CONFIG_SETTLE_MS 200
 /* Processes one Falco alert may name by exe (no pid): each gets a pidfd to wait on. */
 #define AGENT_MAX_ALERT_TARGETS 32
+/* Recorded incidents kept for correlation; past it the oldest is forgotten (enrichment only). */
+#define AGENT_MAX_RECENT 1024
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One detection on its way to an audit record; owns copies of every string. */
 struct incident {
@@ -62,7 +66,8 @@ struct incident {
 	int64_t pid;
 	uint64_t cgroup_id;
 	char rule[256];
-	char reason[768];
+	char audit_reason[512]; /* the rule's audit_reason verbatim, or the action's default */
+	char detail[1024];      /* what reflex found and did */
 	char namespace_[64];
 	char pod[254];
 	char pod_uid[37];
@@ -82,7 +87,9 @@ struct incident {
 	size_t n_killed_pids;
 	bool correlated;        /* a Falco alert and a kernel detection joined */
 	uint64_t event_real_ns; /* CLOCK_REALTIME of the event */
-	uint64_t hold_until_ns; /* CLOCK_MONOTONIC: audited when the window closes */
+	struct timespec action_time; /* CLOCK_REALTIME of the action; zero: when recorded */
+	bool recorded;          /* the record of the action is written and spooled */
+	uint64_t expires_ns;    /* CLOCK_MONOTONIC: on the recent list until then */
 	int64_t latency_us;
 	char falco_rule[256];
 	char falco_priority[16];
@@ -121,7 +128,9 @@ struct agent {
 	uint32_t kernel_rl_armed;         /* kernel rules the rate limit lets the kernel kill for (bits) */
 	uint64_t falco_correlated;        /* joins of Falco alerts and kernel detections */
 	uint64_t falco_unconfigured;      /* alerts of rules the config does not name */
-	struct incident *held;            /* acted on, waiting for the correlation window to close */
+	struct incident *recent;          /* recorded, kept for the correlation window: later alerts join them */
+	size_t n_recent;
+	uint64_t kernel_lost_seen[REFLEX_KCNT_MAX]; /* loss counters already put on the record */
 	int config_watch_fd;              /* inotify on the config file's directory */
 	uint64_t config_dirty_ns;         /* when a change was seen; 0: none pending */
 	uint64_t config_hash;             /* of the file text last loaded */
@@ -232,17 +241,25 @@ static void report(struct agent *a, const struct audit_record *r, uint64_t event
 		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
 }
 
-/* Writes the audit record of INC and counts what it says. */
-static void incident_audit(struct agent *a, struct incident *inc, int64_t latency_us)
+static struct timespec timespec_of_ns(uint64_t ns)
 {
-	struct audit_record r = {
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL) };
+}
+
+/* The audit record of INC as it stands; strings point into INC. */
+static struct audit_record incident_audit_record(const struct agent *a, const struct incident *inc)
+{
+	return (struct audit_record){
+		.time = inc->action_time,
+		.event_time = timespec_of_ns(inc->event_real_ns),
 		.action = inc->action,
 		.outcome = inc->outcome,
 		.namespace_ = or_null(inc->namespace_),
 		.pod = or_null(inc->pod),
 		.rule = inc->rule,
 		.dry_run = inc->dry_run,
-		.reason = inc->reason,
+		.reason = inc->audit_reason,
+		.detail = inc->detail,
 		.operator_ = AGENT_OPERATOR,
 		.falco_priority = or_null(inc->falco_priority),
 		.falco_output = inc->falco_output,
@@ -251,7 +268,7 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		.pid = inc->pid,
 		.exe_path = inc->exe_path,
 		.source = inc->source,
-		.latency_us = latency_us,
+		.latency_us = inc->latency_us,
 		.kill_mode = inc->kill_mode,
 		.comm = inc->comm,
 		.image = or_null(inc->image),
@@ -260,16 +277,34 @@ static void incident_audit(struct agent *a, struct incident *inc, int64_t latenc
 		.destination = or_null(inc->destination),
 		.pod_uid = or_null(inc->pod_uid),
 	};
+}
 
-	clock_gettime(CLOCK_REALTIME, &r.time);
-	if (inc->acted && inc->kill_mode && latency_us >= 0)
-		metrics_observe_action(a->metrics, inc->source, inc->kill_mode, (uint64_t)latency_us);
-	if (audit_write(a->audit, &r) < 0) {
+static void audit_or_count(struct agent *a, const struct audit_record *r)
+{
+	if (audit_write(a->audit, r) < 0) {
 		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
-		log_error("audit: record for %s pid %lld not written", inc->event_id, (long long)inc->pid);
+		log_error("audit: %s record for %s pid %lld not written", r->outcome ? r->outcome : "?",
+			  r->event_id ? r->event_id : "?", (long long)r->pid);
 	}
+}
+
+/*
+ * The record of INC's action, the moment it is done: the report is spooled
+ * (fsync'd) and the audit line written before the event loop moves on, so a
+ * crash right after the action loses neither. `timestamp` is the action's
+ * time, `event_time` the kernel event's or the alert's.
+ */
+static void incident_record(struct agent *a, struct incident *inc)
+{
+	struct audit_record r;
+
+	if (!inc->action_time.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &inc->action_time);
+	r = incident_audit_record(a, inc);
 	if (a->reporter)
 		report(a, &r, inc->event_real_ns);
+	audit_or_count(a, &r);
+	inc->recorded = true;
 }
 
 static void incident_free(struct incident *inc)
@@ -287,49 +322,114 @@ static bool correlation_on(const struct agent *a)
 	return a->feed && a->config->agent.correlation_window_ms > 0;
 }
 
-/*
- * The action is over. With Falco in the loop the record waits for the
- * correlation window, so a Falco alert for the same process joins it (one
- * incident, one record); otherwise it is written now.
- */
-static void incident_done(struct agent *a, struct incident *inc, int64_t latency_us)
-{
-	inc->latency_us = latency_us;
-	if (correlation_on(a) && inc->is_container && inc->exe_path[0] && inc->container_id[0]) {
-		inc->hold_until_ns = monotonic_ns() + (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
-		inc->next = a->held;
-		a->held = inc;
-		return;
-	}
-	incident_audit(a, inc, latency_us);
-	incident_free(inc);
-}
-
-/* Writes the held records whose window has closed (all of them when FORCE). */
-static void held_flush(struct agent *a, bool force)
+/* Forgets recent incidents whose window closed (all of them when FORCE). */
+static void recent_expire(struct agent *a, bool force)
 {
 	uint64_t now = monotonic_ns();
 
-	for (struct incident **p = &a->held; *p;) {
+	for (struct incident **p = &a->recent; *p;) {
 		struct incident *inc = *p;
 
-		if (!force && now < inc->hold_until_ns) {
+		if (!force && now < inc->expires_ns) {
 			p = &inc->next;
 			continue;
 		}
 		*p = inc->next;
-		incident_audit(a, inc, inc->latency_us);
+		a->n_recent--;
 		incident_free(inc);
 	}
 }
 
-__attribute__((format(printf, 2, 3))) static void reason_append(struct incident *inc, const char *fmt, ...)
+/*
+ * INC is recorded and nothing is left to wait for. With Falco in the loop
+ * it stays on the recent list for the correlation window, so an alert for
+ * the same process joins it (a `correlated` line, never a second action).
+ */
+static void incident_retire(struct agent *a, struct incident *inc)
 {
-	size_t len = strlen(inc->reason);
+	if (correlation_on(a) && inc->is_container && inc->exe_path[0] && inc->container_id[0]) {
+		if (inc->fd >= 0) {
+			close(inc->fd);
+			inc->fd = -1;
+		}
+		inc->expires_ns = monotonic_ns() + (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
+		inc->next = a->recent;
+		a->recent = inc;
+		if (++a->n_recent > AGENT_MAX_RECENT) {
+			/* The list is newest first: drop the tail. */
+			struct incident **p = &a->recent;
+
+			while ((*p)->next)
+				p = &(*p)->next;
+			incident_free(*p);
+			*p = NULL;
+			a->n_recent--;
+			log_warn("correlation: more than %d recent incidents; the oldest is no longer joined",
+				 AGENT_MAX_RECENT);
+		}
+		return;
+	}
+	incident_free(inc);
+}
+
+/* The action is over and waits for nothing: record it now, then retire it. */
+static void incident_done(struct agent *a, struct incident *inc, int64_t latency_us)
+{
+	inc->latency_us = latency_us;
+	if (inc->acted && inc->kill_mode && latency_us >= 0)
+		metrics_observe_action(a->metrics, inc->source, inc->kill_mode, (uint64_t)latency_us);
+	if (!inc->recorded)
+		incident_record(a, inc);
+	incident_retire(a, inc);
+}
+
+/*
+ * A kill was just carried out and its exit is awaited: the record goes out
+ * now, stamped now; latency_us is event -> kill. The wait only measures the
+ * exit, or adds a `failed` line if it never comes.
+ */
+static void incident_acted(struct agent *a, struct incident *inc)
+{
+	uint64_t now = monotonic_ns();
+
+	inc->latency_us = now > inc->event_ktime_ns ? (int64_t)((now - inc->event_ktime_ns) / 1000) : 0;
+	incident_record(a, inc);
+}
+
+/*
+ * One more line for a recorded incident: a Falco alert or a kernel
+ * detection joined it. Same event_id, outcome "correlated", source "both";
+ * audited, never reported (the controller acts once per action).
+ */
+static void incident_record_join(struct agent *a, struct incident *m, const char *rule, const char *priority,
+				 const char *output, uint64_t event_real_ns, const char *what)
+{
+	struct audit_record r = incident_audit_record(a, m);
+	char detail[REFLEX_PATH_LEN + 512];
+
+	snprintf(detail, sizeof(detail), "%s joined incident %s (%s %s)", what, m->event_id,
+		 m->action ? m->action : "?", m->outcome ? m->outcome : "?");
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	r.event_time = timespec_of_ns(event_real_ns);
+	r.outcome = "correlated";
+	r.source = "both";
+	r.rule = rule;
+	r.detail = detail;
+	r.latency_us = -1;
+	if (priority)
+		r.falco_priority = priority;
+	if (output)
+		r.falco_output = output;
+	audit_or_count(a, &r);
+}
+
+__attribute__((format(printf, 2, 3))) static void detail_append(struct incident *inc, const char *fmt, ...)
+{
+	size_t len = strlen(inc->detail);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(inc->reason + len, sizeof(inc->reason) - len, fmt, ap);
+	vsnprintf(inc->detail + len, sizeof(inc->detail) - len, fmt, ap);
 	va_end(ap);
 }
 
@@ -375,24 +475,37 @@ static void incident_unlink(struct agent *a, struct incident *inc)
 	}
 }
 
-/* The kill is confirmed (or timed out): audit with the measured latency. */
+/*
+ * The exit of a recorded kill is confirmed (measured: event -> exit), or it
+ * never came: then one more line, outcome "failed", for the same event_id.
+ */
 static void incident_finish(struct agent *a, struct incident *inc, bool done)
 {
 	uint64_t now = monotonic_ns();
-	int64_t latency_us = (int64_t)((now - inc->event_ktime_ns) / 1000);
+	struct audit_record r;
 
 	incident_unlink(a, inc);
 	if (inc->fd >= 0)
 		epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, inc->fd, NULL);
-	if (!done) {
-		inc->outcome = "failed";
-		reason_append(inc, "; still alive %u ms after the kill", a->config->agent.kill_timeout_ms);
-		metrics_inc(a->metrics, METRIC_KILL_FAILURES);
-		log_error("kill of %s (%s) not confirmed within %u ms", inc->event_id,
-			  inc->kill_mode, a->config->agent.kill_timeout_ms);
-		latency_us = -1;
+	if (!inc->recorded)
+		incident_record(a, inc);
+	if (done) {
+		if (inc->kill_mode && now > inc->event_ktime_ns)
+			metrics_observe_action(a->metrics, inc->source, inc->kill_mode,
+					       (now - inc->event_ktime_ns) / 1000);
+		incident_retire(a, inc);
+		return;
 	}
-	incident_done(a, inc, latency_us);
+	inc->outcome = "failed";
+	detail_append(inc, "; still alive %u ms after the kill", a->config->agent.kill_timeout_ms);
+	metrics_inc(a->metrics, METRIC_KILL_FAILURES);
+	log_error("kill of %s (%s) not confirmed within %u ms", inc->event_id, inc->kill_mode,
+		  a->config->agent.kill_timeout_ms);
+	r = incident_audit_record(a, inc);
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	r.latency_us = -1;
+	audit_or_count(a, &r);
+	incident_retire(a, inc);
 }
 
 static bool pidfd_exited(int pidfd)
@@ -444,7 +557,7 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 		n = respond_kill_cgroup_v1(freezer_dir, a->config->agent.kill_timeout_ms);
 	}
 	if (n < 0) {
-		reason_append(inc, "; cgroup v1 freezer kill failed: %s", strerror(-n));
+		detail_append(inc, "; cgroup v1 freezer kill failed: %s", strerror(-n));
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
@@ -452,7 +565,7 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 	inc->kill_mode = !inc->kill_mode		  ? "cgroup-v1-freezer"
 			 : strcmp(inc->kill_mode, "lsm") == 0 ? "lsm+cgroup-v1-freezer"
 							      : "kernel+cgroup-v1-freezer";
-	reason_append(inc, "; %d processes signalled", n);
+	detail_append(inc, "; %d processes signalled", n);
 	incident_close(a, inc, inc->outcome, METRIC_KILLS_CGROUP,
 		       (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
 }
@@ -468,7 +581,7 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	}
 	err = respond_kill_cgroup(info->scope_path, &fd);
 	if (err) {
-		reason_append(inc, "; cgroup.kill on %s failed: %s", info->scope_path, strerror(-err));
+		detail_append(inc, "; cgroup.kill on %s failed: %s", info->scope_path, strerror(-err));
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
@@ -478,6 +591,7 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 			 : strcmp(inc->kill_mode, "lsm") == 0 ? "lsm+cgroup.kill"
 							      : "kernel+cgroup.kill";
 	inc->wait = WAIT_CGROUP_EMPTY;
+	incident_acted(a, inc);
 	incident_wait(a, inc, fd, EPOLLPRI | EPOLLERR);
 	incident_check(a, inc);
 }
@@ -499,7 +613,7 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
 		/* Stale: a safeguard refused. Gone: nothing to kill (a denied connect may remain). */
-		reason_append(inc, "%s",
+		detail_append(inc, "%s",
 			      err == -ESTALE ? "; target no longer the process of the event (pid reused or moved): not signalled"
 					     : "; target exited before the kill");
 		log_warn("kill of pid %u skipped: %s", tgid,
@@ -509,7 +623,7 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 		return;
 	}
 	if (err) {
-		reason_append(inc, "; pidfd kill failed: %s", strerror(-err));
+		detail_append(inc, "; pidfd kill failed: %s", strerror(-err));
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
@@ -517,14 +631,20 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 	inc->acted = true;
 	inc->kill_mode = "pidfd";
 	inc->wait = WAIT_PROCESS_EXIT;
+	incident_acted(a, inc);
 	incident_wait(a, inc, pidfd, EPOLLIN);
 }
 
 /* The kernel already sent SIGKILL: confirm the exit to measure and audit it. */
 static void confirm_kernel_kill(struct agent *a, struct incident *inc, uint32_t tgid)
 {
-	int pidfd = respond_pidfd_open((pid_t)tgid);
+	int pidfd;
 
+	/* The kernel acted at the event: that is the action's time. */
+	inc->action_time = timespec_of_ns(inc->event_real_ns);
+	inc->latency_us = 0;
+	incident_record(a, inc);
+	pidfd = respond_pidfd_open((pid_t)tgid);
 	if (pidfd < 0) {
 		/* Gone already: the usual case, the kill landed before we looked. */
 		incident_done(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
@@ -534,18 +654,15 @@ static void confirm_kernel_kill(struct agent *a, struct incident *inc, uint32_t 
 	incident_wait(a, inc, pidfd, EPOLLIN);
 }
 
+/* reason: what the operator wrote for the rule (verbatim); detail: what policy found. */
 static void incident_fill_reason(struct incident *inc, const struct policy_decision *d)
 {
-	const char *audit_reason = d->rule && d->rule->audit_reason ? d->rule->audit_reason : NULL;
+	const char *audit_reason = d->rule && d->rule->audit_reason && *d->rule->audit_reason
+					   ? d->rule->audit_reason
+					   : action_default_audit_reason(d->action);
 
-	if (audit_reason && d->verdict == POLICY_ACT)
-		snprintf(inc->reason, sizeof(inc->reason), "%s; %s", audit_reason, d->reason);
-	else if (audit_reason && d->verdict == POLICY_DRY_RUN)
-		snprintf(inc->reason, sizeof(inc->reason), "DRY_RUN: %s; %s", audit_reason, d->reason);
-	else if (d->verdict == POLICY_DRY_RUN)
-		snprintf(inc->reason, sizeof(inc->reason), "DRY_RUN: %s", d->reason);
-	else
-		copy_str(inc->reason, sizeof(inc->reason), d->reason);
+	copy_str(inc->audit_reason, sizeof(inc->audit_reason), audit_reason);
+	copy_str(inc->detail, sizeof(inc->detail), d->reason);
 }
 
 /*
@@ -634,7 +751,7 @@ static bool rate_limit_admits(struct agent *a, struct incident *inc)
 		return true;
 	}
 	ratelimit_disarmed(a->ratelimit, inc->rule, why, sizeof(why));
-	reason_append(inc, "; %s", why);
+	detail_append(inc, "; %s", why);
 	if (v == RATELIMIT_DISARMED_NOW)
 		on_rule_disarmed(a, inc->rule, why);
 	return false;
@@ -648,7 +765,7 @@ static void rate_limit_record(struct agent *a, struct incident *inc)
 	if (ratelimit_record(a->ratelimit, inc->rule, inc->container_id, inc->exe_path, monotonic_ns()) ==
 	    RATELIMIT_DISARMED_NOW) {
 		ratelimit_disarmed(a->ratelimit, inc->rule, why, sizeof(why));
-		reason_append(inc, "; %s", why);
+		detail_append(inc, "; %s", why);
 		on_rule_disarmed(a, inc->rule, why);
 		return;
 	}
@@ -675,7 +792,7 @@ static struct incident *find_open_incident(struct agent *a, const struct corr_ev
 					   const char *rule, bool rule_kills, bool want_acted)
 {
 	uint64_t window = (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
-	struct incident *lists[2] = { a->waiting, a->held };
+	struct incident *lists[2] = { a->waiting, a->recent };
 
 	for (int l = 0; l < 2; l++) {
 		for (struct incident *m = lists[l]; m; m = m->next) {
@@ -826,10 +943,12 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			m = NULL;
 		}
 		if (m) {
+			char what[REFLEX_PATH_LEN + 128];
+
+			snprintf(what, sizeof(what), "kernel detection %s pid %u%s", det->what ? det->what : inc->rule,
+				 det->tgid, det->kernel_killed ? " (killed in kernel)" : "");
 			m->correlated = true;
-			m->source = "both";
-			reason_append(m, "; kernel detection joined: %s%s", det->what ? det->what : inc->rule,
-				      det->kernel_killed ? " (killed in kernel)" : "");
+			incident_record_join(a, m, inc->rule, NULL, NULL, inc->event_real_ns, what);
 			if (det->kernel_killed) {
 				metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
 				rate_limit_record(a, inc);
@@ -858,7 +977,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
 	if (det->what)
-		reason_append(inc, "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
+		detail_append(inc, "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
 
 	/*
 	 * The line is made now and written once the kill is out: a log write
@@ -1065,15 +1184,25 @@ static uint64_t boottime_of_realtime(uint64_t real_ns)
 	return boot_now > ago ? boot_now - ago : 0;
 }
 
+/* "Critical" -> "CRITICAL": the compliance record's spelling. */
+static void falco_priority_upper(const char *priority, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	for (; priority && priority[i] && i + 1 < size; i++)
+		buf[i] = (char)((priority[i] >= 'a' && priority[i] <= 'z') ? priority[i] - 'a' + 'A' : priority[i]);
+	buf[i] = '\0';
+}
+
 /* The Falco alert's fields onto an incident (first alert) or into its reason (later ones). */
 static void incident_take_alert(struct incident *inc, const struct falco_alert *al)
 {
 	if (inc->falco_rule[0]) {
-		reason_append(inc, "; also Falco rule '%s'", al->rule);
+		detail_append(inc, "; also Falco rule '%s'", al->rule);
 		return;
 	}
 	copy_str(inc->falco_rule, sizeof(inc->falco_rule), al->rule);
-	copy_str(inc->falco_priority, sizeof(inc->falco_priority), al->priority_text);
+	falco_priority_upper(al->priority_text, inc->falco_priority, sizeof(inc->falco_priority));
 	free(inc->falco_output);
 	inc->falco_output = al->output ? strdup(al->output) : NULL;
 }
@@ -1114,17 +1243,17 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 				  AGENT_MAX_ALERT_TARGETS, &n);
 	if (err == -ESTALE || err == -ESRCH || err == -EPERM) {
 		if (al->pid > 0)
-			reason_append(inc, "; pid %lld %s: not signalled", (long long)al->pid,
+			detail_append(inc, "; pid %lld %s: not signalled", (long long)al->pid,
 				      err == -ESRCH ? "has exited"
 						    : "is not a process of this container running this executable "
 						      "that started by the alert's time (pid reused?)");
 		else
-			reason_append(inc, "; no process of the container runs %s (exited)", inc->exe_path);
+			detail_append(inc, "; no process of the container runs %s (exited)", inc->exe_path);
 		incident_close(a, inc, err == -ESRCH || al->pid <= 0 ? "exited" : "refused", METRIC_STALE_TARGETS, -1);
 		return;
 	}
 	if (err) {
-		reason_append(inc, "; pidfd kill failed: %s", strerror(-err));
+		detail_append(inc, "; pidfd kill failed: %s", strerror(-err));
 		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
 		return;
 	}
@@ -1133,7 +1262,7 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 		inc->killed_pids[inc->n_killed_pids++] = respond_pidfd_pid(fds[i]);
 	}
 	if (al->pid <= 0) {
-		reason_append(inc, "; %zu process%s running %s killed", n, n == 1 ? "" : "es", inc->exe_path);
+		detail_append(inc, "; %zu process%s running %s killed", n, n == 1 ? "" : "es", inc->exe_path);
 		inc->pid = n == 1 ? respond_pidfd_pid(fds[0]) : -1;
 	}
 	inc->acted = true;
@@ -1141,6 +1270,7 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 	inc->wait = WAIT_PROCESS_EXIT;
 	for (size_t i = 1; i < n; i++)
 		inc->more_fds[inc->n_more_fds++] = fds[i];
+	incident_acted(a, inc);
 	incident_wait(a, inc, fds[0], EPOLLIN);
 }
 
@@ -1169,10 +1299,13 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 							false);
 
 		if (m) {
-			incident_take_alert(m, al);
+			char what[512], priority[16];
+
+			snprintf(what, sizeof(what), "Falco alert '%s'", al->rule);
+			falco_priority_upper(al->priority_text, priority, sizeof(priority));
+			incident_record_join(a, m, al->rule, priority, al->output, ev.time_ns, what);
 			if (!m->from_falco && !m->correlated) {
 				m->correlated = true;
-				m->source = "both";
 				a->falco_correlated++;
 			}
 			log_info("falco: '%s' for %s in %.12s joined incident %s (%s)", al->rule,
@@ -1199,9 +1332,11 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	inc->pid = al->pid > 0 ? al->pid : -1;
 	copy_str(inc->rule, sizeof(inc->rule), al->rule);
 	copy_str(inc->exe_path, sizeof(inc->exe_path), al->exe_path);
-	copy_str(inc->namespace_, sizeof(inc->namespace_), al->k8s_namespace);
-	copy_str(inc->pod, sizeof(inc->pod), al->k8s_pod);
-	copy_str(inc->image, sizeof(inc->image), al->image);
+	/*
+	 * Namespace, pod, owner and image come from the runtime or the API,
+	 * never from the alert's k8s.* fields: whoever can write to Falco's
+	 * output (or forge a sidekick POST) must not choose where reflex acts.
+	 */
 	incident_take_alert(inc, al);
 	alert_event_id(a, al, inc->event_id, sizeof(inc->event_id));
 
@@ -1216,11 +1351,10 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 			if (info->meta_known) {
 				copy_str(inc->namespace_, sizeof(inc->namespace_), info->meta.namespace_);
 				copy_str(inc->pod, sizeof(inc->pod), info->meta.pod_name);
-				if (info->meta.image[0])
-					copy_str(inc->image, sizeof(inc->image), info->meta.image);
+				copy_str(inc->image, sizeof(inc->image), info->meta.image);
 			}
 			owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid,
-					 owner_buf, sizeof(owner_buf), NULL);
+					 owner_buf, sizeof(owner_buf), inc);
 		} else {
 			/* Falco saw a container; it is not (or no longer) here: no kill, said below. */
 			info = NULL;
@@ -1245,10 +1379,14 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
 	if (!named)
-		reason_append(inc, "; the alert names no container: reflex never acts on it");
+		detail_append(inc, "; the alert names no container: reflex never acts on it");
 	else if (!info)
-		reason_append(inc, "; container %s not found on this node (%s)", al->container_id,
+		detail_append(inc, "; container %s not found on this node (%s)", al->container_id,
 			      err == -ENOTUNIQ ? "the id prefix names two containers" : "gone or not here");
+	else if (!inc->namespace_[0])
+		detail_append(inc, "; neither the runtime nor the Kubernetes API knows this container's pod "
+				   "(the alert says namespace '%s', which is not trusted): reflex never acts on it",
+			      al->k8s_namespace ? al->k8s_namespace : "");
 	/* Written after the kill, as for kernel detections. */
 	snprintf(summary, sizeof(summary), "falco: '%s' (%s) %s in %s: %s (%s)", al->rule,
 		 al->priority_text ? al->priority_text : "?", inc->exe_path[0] ? inc->exe_path : "?",
@@ -1261,13 +1399,13 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 			metrics_inc(a->metrics, METRIC_ALERTS);
 			break;
 		}
-		if (!info) {
+		if (!info || !inc->namespace_[0]) {
 			inc->outcome = "refused";
 			metrics_inc(a->metrics, METRIC_REFUSALS);
 			break;
 		}
 		if (d.action == ACTION_KILL_PROCESS && !inc->exe_path[0]) {
-			reason_append(inc, "; the alert names no executable (proc.exepath): no process to match");
+			detail_append(inc, "; the alert names no executable (proc.exepath): no process to match");
 			inc->outcome = "refused";
 			metrics_inc(a->metrics, METRIC_REFUSALS);
 			break;
@@ -1418,6 +1556,70 @@ static void verdicts_refresh(struct agent *a)
 	attrib_foreach(a->attrib, reapply_verdict, a);
 }
 
+/* A kernel action whose event the ring buffer lost, and what to put on the record for it. */
+static const struct kernel_loss {
+	enum reflex_kernel_counter counter;
+	const char *what;
+	const char *outcome;
+	const char *kill_mode;
+	bool pool_rule; /* else the exec (or Stratum) rule */
+} kernel_losses[] = {
+	{ REFLEX_KCNT_LOST_EXEC_KILLED, "a dropped or fileless binary killed at exec", "killed", "kernel", false },
+	{ REFLEX_KCNT_LOST_EXEC_DENIED, "an exec refused by the BPF LSM", "denied", "lsm", false },
+	{ REFLEX_KCNT_LOST_CONNECT_KILLED, "a pool connect whose caller was killed", "killed", "kernel", true },
+	{ REFLEX_KCNT_LOST_CONNECT_DENIED, "a pool connect refused (EPERM)", "denied", NULL, true },
+	{ REFLEX_KCNT_LOST_STRATUM_DROPPED, "a Stratum handshake dropped", "denied", NULL, false },
+};
+
+/*
+ * The kernel acted but the full ring buffer lost the event: one record per
+ * such action, saying what the kernel did and that the event itself (pid,
+ * container, exe) is lost. No kernel action goes unrecorded.
+ */
+static void record_kernel_losses(struct agent *a, const uint64_t c[REFLEX_KCNT_MAX])
+{
+	const struct agent_config *ac = &a->config->agent;
+
+	for (size_t k = 0; k < ARRAY_SIZE(kernel_losses); k++) {
+		const struct kernel_loss *l = &kernel_losses[k];
+		uint64_t now_count = c[l->counter], *seen = &a->kernel_lost_seen[l->counter];
+		const char *rule = l->pool_rule ? ac->pool_rule
+				   : l->counter == REFLEX_KCNT_LOST_STRATUM_DROPPED ? ac->stratum_rule
+										 : ac->exec_rule;
+
+		if (now_count <= *seen)
+			continue;
+		log_error("kernel: %llu actions (%s) whose events the full ring buffer lost: recorded without "
+			  "pid or container", (unsigned long long)(now_count - *seen), l->what);
+		for (; *seen < now_count; (*seen)++) {
+			char event_id[80], detail[256];
+			struct audit_record r = {
+				.action = "kernel",
+				.outcome = l->outcome,
+				.rule = rule,
+				.reason = "reflex: kernel action whose event was lost",
+				.detail = detail,
+				.operator_ = AGENT_OPERATOR,
+				.node = ac->node_name,
+				.pid = -1,
+				.source = "kernel",
+				.latency_us = -1,
+				.kill_mode = l->kill_mode,
+				.event_id = event_id,
+			};
+
+			snprintf(event_id, sizeof(event_id), "%s-lost-%u-%llu", a->boot_id, (unsigned int)l->counter,
+				 (unsigned long long)*seen + 1);
+			snprintf(detail, sizeof(detail),
+				 "the kernel acted (%s) but its event was lost: ring buffer full; "
+				 "loss %llu of this kind since the agent started", l->what,
+				 (unsigned long long)*seen + 1);
+			clock_gettime(CLOCK_REALTIME, &r.time);
+			audit_or_count(a, &r);
+		}
+	}
+}
+
 static void refresh_kernel_counters(struct agent *a)
 {
 	uint64_t c[REFLEX_KCNT_MAX];
@@ -1436,6 +1638,12 @@ static void refresh_kernel_counters(struct agent *a)
 	metrics_set_kernel(a->metrics, METRIC_K_EXEC_DENIED, c[REFLEX_KCNT_EXEC_DENIED]);
 	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_WATCHED, c[REFLEX_KCNT_STRATUM_WATCHED]);
 	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_MATCHED, c[REFLEX_KCNT_STRATUM_MATCHED]);
+	metrics_set_kernel(a->metrics, METRIC_K_LOST_EXEC_KILLED, c[REFLEX_KCNT_LOST_EXEC_KILLED]);
+	metrics_set_kernel(a->metrics, METRIC_K_LOST_EXEC_DENIED, c[REFLEX_KCNT_LOST_EXEC_DENIED]);
+	metrics_set_kernel(a->metrics, METRIC_K_LOST_CONNECT_KILLED, c[REFLEX_KCNT_LOST_CONNECT_KILLED]);
+	metrics_set_kernel(a->metrics, METRIC_K_LOST_CONNECT_DENIED, c[REFLEX_KCNT_LOST_CONNECT_DENIED]);
+	metrics_set_kernel(a->metrics, METRIC_K_LOST_STRATUM_DROPPED, c[REFLEX_KCNT_LOST_STRATUM_DROPPED]);
+	record_kernel_losses(a, c);
 }
 
 static int attrib_rebuild(struct agent *a)
@@ -1638,7 +1846,7 @@ static void on_tick(struct agent *a)
 		else if (now >= inc->deadline_ns)
 			incident_finish(a, inc, false);
 	}
-	held_flush(a, false);
+	recent_expire(a, false);
 	/* Kills age out of the rate-limit window: the kernel may be re-armed. */
 	rate_limit_sync_kernel(a);
 	if (a->config_dirty_ns && now - a->config_dirty_ns >= AGENT_CONFIG_SETTLE_MS * 1000000ULL) {
@@ -2341,23 +2549,54 @@ fail:
 	return err;
 }
 
+/* Polls the pidfds and cgroup.events of kills in flight, up to agent.kill_timeout_ms. */
+static void stop_wait_kills(struct agent *a)
+{
+	uint64_t deadline = monotonic_ns() + (uint64_t)a->config->agent.kill_timeout_ms * 1000000ULL;
+
+	while (a->waiting && monotonic_ns() < deadline) {
+		struct pollfd pfd[64];
+		struct incident *inc, *next;
+		nfds_t n = 0;
+
+		for (inc = a->waiting; inc && n < ARRAY_SIZE(pfd); inc = inc->next)
+			pfd[n++] = (struct pollfd){ .fd = inc->fd,
+						    .events = inc->wait == WAIT_CGROUP_EMPTY ? POLLPRI : POLLIN };
+		if (poll(pfd, n, 10) < 0 && errno != EINTR)
+			break;
+		for (inc = a->waiting; inc; inc = next) {
+			next = inc->next;
+			incident_check(a, inc);
+		}
+	}
+}
+
 struct agent *agent_stop(struct agent *a)
 {
 	struct incident *inc, *next;
 
 	if (!a)
 		return NULL;
-	/* Kills in flight are audited as not confirmed rather than dropped. */
+	/*
+	 * No new kernel action from here, then every one already taken on the
+	 * record: the ring buffer drained, losses counted, kills in flight
+	 * waited for before any is called failed.
+	 */
+	if (a->kernel) {
+		kernel_detach(a->kernel);
+		a->batch_n = 0;
+		for (int i = 0; i < 64 && kernel_consume(a->kernel) > 0; i++)
+			;
+		refresh_kernel_counters(a);
+	}
+	a->feed = falco_feed_stop(a->feed);
+	if (a->config)
+		stop_wait_kills(a);
 	for (inc = a->waiting; inc; inc = next) {
 		next = inc->next;
-		if (inc->wait == WAIT_CGROUP_EMPTY && respond_cgroup_populated(inc->fd) == 0)
-			incident_finish(a, inc, true);
-		else
-			incident_finish(a, inc, false);
+		incident_finish(a, inc, false);
 	}
-	/* Stop taking alerts, then write every record still held for correlation. */
-	a->feed = falco_feed_stop(a->feed);
-	held_flush(a, true);
+	recent_expire(a, true);
 	if (a->metrics)
 		metrics_set_ready(a->metrics, false);
 	a->httpd = httpd_stop(a->httpd);

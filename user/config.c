@@ -40,6 +40,21 @@ const char *action_name(enum reflex_action action)
 	return action_names[action];
 }
 
+static const char *const action_default_reasons[] = {
+	[ACTION_ALERT] = "reflex: alert rule matched (no audit_reason configured)",
+	[ACTION_KILL_PROCESS] = "reflex: automated process termination (no audit_reason configured)",
+	[ACTION_KILL_CONTAINER] = "reflex: automated container termination (no audit_reason configured)",
+	[ACTION_KILL_POD] = "reflex: automated pod termination (no audit_reason configured)",
+	[ACTION_ISOLATE_NAMESPACE] = "reflex: automated namespace isolation (no audit_reason configured)",
+};
+
+const char *action_default_audit_reason(enum reflex_action action)
+{
+	if ((unsigned int)action >= ARRAY_SIZE(action_default_reasons))
+		return action_default_reasons[ACTION_ALERT];
+	return action_default_reasons[action];
+}
+
 int action_from_name(const char *name, enum reflex_action *ret)
 {
 	for (size_t i = 0; name && i < ARRAY_SIZE(action_names); i++) {

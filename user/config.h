@@ -19,6 +19,11 @@ enum reflex_action {
 
 /* "alert", "kill_process", ...; NULL for an out-of-range value. */
 const char *action_name(enum reflex_action action);
+/*
+ * The audit record's `reason` for a rule that sets no audit_reason: a fixed
+ * text per action (README, "Audit records"). Never NULL.
+ */
+const char *action_default_audit_reason(enum reflex_action action);
 /* 0 and *ret set, or -EINVAL for an unknown name. */
 int action_from_name(const char *name, enum reflex_action *ret);
 /* True for the actions the node carries out by killing. */

@@ -433,17 +433,28 @@ fail:
 	return err;
 }
 
+void kernel_detach(struct kernel *k)
+{
+	if (!k)
+		return;
+	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++) {
+		bpf_link__destroy(k->connect_links[p]);
+		k->connect_links[p] = NULL;
+	}
+	bpf_link__destroy(k->lsm_link);
+	k->lsm_link = NULL;
+	bpf_link__destroy(k->link);
+	k->link = NULL;
+}
+
 struct kernel *kernel_close(struct kernel *k)
 {
 	if (!k)
 		return NULL;
+	kernel_detach(k);
 	ring_buffer__free(k->rb);
-	for (int p = 0; p < KERNEL_CONNECT_PROG_MAX; p++)
-		bpf_link__destroy(k->connect_links[p]);
 	connect_bpf__destroy(k->connect);
-	bpf_link__destroy(k->lsm_link);
 	lsm_bpf__destroy(k->lsm);
-	bpf_link__destroy(k->link);
 	exec_bpf__destroy(k->skel);
 	free(k);
 	return NULL;

@@ -44,6 +44,12 @@ enum kernel_connect_prog {
 int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, struct kernel **ret);
 /* Accepts NULL; returns NULL. Detaches and unloads. */
 struct kernel *kernel_close(struct kernel *k);
+/*
+ * Detaches every program (no new kernel action from here on) and keeps the
+ * ring buffer and the maps, so what the programs already did can still be
+ * drained with kernel_consume and counted with kernel_read_counters.
+ */
+void kernel_detach(struct kernel *k);
 
 /* The hook in use, e.g. "tp_btf/sched_process_exec". */
 const char *kernel_exec_hook(const struct kernel *k);

@@ -77,6 +77,17 @@ static const struct metric_def kernel_defs[] = {
 				     "Events lost because the ring buffer was full." },
 	[METRIC_K_SIGNAL_ERRORS] = { "reflex_kernel_signal_errors_total", NULL, "signal_errors",
 				     "bpf_send_signal calls that failed in the kernel." },
+#define LOST_HELP "Kernel actions whose event the full ring buffer lost; each is audited as such."
+	[METRIC_K_LOST_EXEC_KILLED] = { "reflex_kernel_actions_event_lost_total", "kind=\"exec_killed\"",
+					"lost_exec_killed", LOST_HELP },
+	[METRIC_K_LOST_EXEC_DENIED] = { "reflex_kernel_actions_event_lost_total", "kind=\"exec_denied\"",
+					"lost_exec_denied", LOST_HELP },
+	[METRIC_K_LOST_CONNECT_KILLED] = { "reflex_kernel_actions_event_lost_total", "kind=\"connect_killed\"",
+					   "lost_connect_killed", LOST_HELP },
+	[METRIC_K_LOST_CONNECT_DENIED] = { "reflex_kernel_actions_event_lost_total", "kind=\"connect_denied\"",
+					   "lost_connect_denied", LOST_HELP },
+	[METRIC_K_LOST_STRATUM_DROPPED] = { "reflex_kernel_actions_event_lost_total", "kind=\"stratum_dropped\"",
+					    "lost_stratum_dropped", LOST_HELP },
 };
 
 static const struct metric_def feed_defs[] = {

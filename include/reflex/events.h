@@ -186,6 +186,15 @@ enum reflex_kernel_counter {
 	REFLEX_KCNT_STRATUM_WATCHED,     /* container TCP connections whose first payload is inspected */
 	REFLEX_KCNT_STRATUM_MATCHED,     /* ... that was a Stratum handshake */
 	REFLEX_KCNT_EXEC_DENIED,         /* execs refused by lsm/bprm_check_security */
+	/*
+	 * Kernel actions whose event was lost (ring buffer full): the act
+	 * happened and user space must still put it on the record.
+	 */
+	REFLEX_KCNT_LOST_EXEC_KILLED,    /* SIGKILL at exec */
+	REFLEX_KCNT_LOST_EXEC_DENIED,    /* exec refused by the BPF LSM */
+	REFLEX_KCNT_LOST_CONNECT_KILLED, /* pool connect: SIGKILL sent (and the connect refused) */
+	REFLEX_KCNT_LOST_CONNECT_DENIED, /* pool connect refused (EPERM), no signal */
+	REFLEX_KCNT_LOST_STRATUM_DROPPED,/* Stratum handshake packet dropped */
 	REFLEX_KCNT_MAX,
 };
 

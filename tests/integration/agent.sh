@@ -114,6 +114,23 @@ sys.exit(1)
 PY
 }
 
+# rx_audit_field NAME FIELD=VALUE...: prints NAME of the first audit line with all the fields.
+rx_audit_field() {
+	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
+import json, sys
+name = sys.argv[2]
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+for line in open(sys.argv[1]):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
+        print(rec.get(name))
+        break
+PY
+}
+
 # rx_audit_wait FIELD=VALUE...: waits for such a line.
 rx_audit_wait() {
 	rx_wait_for rx_audit_has "$@"

@@ -376,6 +376,34 @@ t_agent_reports_arrive_once() {
 	rx_wait_for bash -c "[ \$(ctl_audit rule='$RX_EXEC_RULE') -eq 4 ]" || rx_fail "live report not delivered"
 }
 
+# kill -9 of the agent right after a kill, with a Falco socket and the
+# default 5 s correlation window: the kill's record and its report are
+# written when the kill happens, so neither is lost.
+t_agent_kill9_right_after_a_kill_loses_nothing() {
+	trap teardown EXIT
+	api_start
+	ctl_config
+	RX_CORRELATION_MS=5000 rx_agent_config "$RX_TMP/agent.yaml" kill_process false "" "  controller_url: http://127.0.0.1:${CTL_PORT:-19480}
+  controller_token_file: $RX_TMP/ctl-token
+  report_spool_dir: $RX_TMP/agent-spool"
+	echo -n "$TOKEN" >"$RX_TMP/ctl-token"
+	rx_agent_start "$RX_TMP/agent.yaml" --no-kernel-enforce
+	rx_ctr_create k9 shop k9-pod
+	rx_wait_for rx_agent_tracks k9 || rx_fail "agent never saw k9"
+	rx_ctr_drop k9 "$DROPPER" /tmp/dropped
+	local rc=0
+	rx_ctr_exec k9 /tmp/dropped /tmp/m sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "exec not killed ($rc)"
+	kill -9 "$(cat "$RX_TMP/agent/pid")"
+	rx_wait_for rx__not kill -0 "$(cat "$RX_TMP/agent/pid")" || rx_fail "agent survived kill -9"
+	[ "$(rx_jsonl_count "$RX_TMP/agent/audit.log" rule="$RX_EXEC_RULE" outcome=killed kill_mode=pidfd)" -eq 1 ] ||
+		{ cat "$RX_TMP/agent/audit.log" >&2; rx_fail "the kill's record was lost with the agent"; }
+	rx_agent_start "$RX_TMP/agent.yaml" --no-kernel-enforce
+	ctl_start
+	RX_WAIT_MS=30000 rx_wait_for bash -c "[ \$(ctl_audit rule='$RX_EXEC_RULE' outcome=killed) -ge 1 ]" ||
+		rx_fail "the kill's report never reached the controller: $(ctl_audit rule="$RX_EXEC_RULE")"
+}
+
 # kill -9 of the controller at random points while alerts are in flight, then
 # the sender's redelivery (falcosidekick and the agent retry what was not
 # answered 200): every pod deleted, none twice (the delete carries the pod
@@ -433,4 +461,5 @@ rx_test bad_requests_are_refused t_bad_requests_are_refused
 rx_test api_401_and_5xx t_api_401_and_5xx
 rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
 rx_test agent_reports_arrive_once t_agent_reports_arrive_once
+rx_test agent_kill9_right_after_a_kill_loses_nothing t_agent_kill9_right_after_a_kill_loses_nothing
 rx_test controller_kill9_mid_flight_acts_once t_controller_kill9_mid_flight_acts_once

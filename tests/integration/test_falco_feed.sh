@@ -45,14 +45,15 @@ t_replay_fixtures_through_both_intakes() {
 	[ "$(rx_falco_post "$FIXTURES/sidekick-webhook.json")" = 200 ] || rx_fail "sidekick body not accepted: $(cat "$RX_TMP/post.out")"
 	rx_metric_wait reflex_falco_alerts_parsed_total 5 || rx_fail "parsed $(rx_metric reflex_falco_alerts_parsed_total) of 5 alerts"
 	[ "$(rx_metric reflex_falco_alerts_rejected_total)" = 0 ] || rx_fail "a fixture alert was rejected"
-	# Rules the config names are audited (alert: the containers are not on this node); the shell rule too.
-	rx_audit_wait source=falco rule="$RX_POOL_RULE" falco_priority=Critical outcome=alert ||
+	# Rules the config names are audited (refused: the containers are not on this node); the shell rule too.
+	rx_audit_wait source=falco rule="$RX_POOL_RULE" falco_priority=CRITICAL outcome=refused ||
 		{ rx_audit_show; rx_fail "sidekick pool alert not audited"; }
 	rx_audit_wait source=falco rule="$SHELL_RULE" outcome=refused pid=48213 ||
 		{ rx_audit_show; rx_fail "shell alert for an unknown container not refused"; }
 	grep -q 'not found on this node' "$RX_TMP/agent/stdout" || rx_fail "refusal does not say why"
-	rx_audit_has rule="$RX_POOL_RULE" source=falco namespace=production exe_path=/tmp/.x/kworkerds ||
-		rx_fail "alert fields not carried into the record"
+	# The alert's k8s fields are never the record's (nor policy's) namespace: only the runtime's or the API's.
+	rx_audit_has rule="$RX_POOL_RULE" source=falco namespace=None exe_path=/tmp/.x/kworkerds ||
+		rx_fail "alert fields not carried into the record, or the alert's namespace trusted"
 	# falco_output is Falco's text, with the sidekick \u003e unescaped.
 	grep -q '10.42.1.17:40312->198.51.100.77:3333' "$RX_TMP/agent/stdout" || rx_fail "falco_output missing or mangled"
 	# Bad token: configured token, request without it.
@@ -262,6 +263,37 @@ t_alert_never_kills_what_it_must_not() {
 	grep -q 'names no container' "$RX_TMP/agent/stdout" || rx_fail "no-container refusal does not say so"
 }
 
+t_forged_k8s_namespace_never_decides() {
+	trap teardown EXIT
+	# A container whose runtime metadata is gone, with no Kubernetes API: only
+	# the alert "knows" its namespace, and that is not trusted.
+	RX_LOWER_EXTRA=$DROPPER rx_ctr_create fk0 shop fk0-pod
+	rm -rf "$(cat "$(rx__ctr_dir fk0)/meta")"
+	start_agent kill_process
+	rx_wait_for rx_agent_tracks fk0 || rx_fail "agent never saw fk0"
+	# A container in a denied namespace; the alert claims an allowed one.
+	container fk1 kube-system
+	container fk2 shop
+	local p0 p1 p2
+	p0=$(rx_ctr_exec_bg fk0 /bin/dropper /tmp/z sleep)
+	rx_falco_alert "$SHELL_RULE" "$(rx_ctr_id12 fk0)" /bin/dropper "$p0" "" "" shop fk0-pod | rx_falco_send
+	rx_audit_wait rule="$SHELL_RULE" pid="$p0" outcome=refused namespace=None ||
+		{ rx_audit_show; rx_fail "acted on the alert's namespace for a container nobody else knows"; }
+	kill -0 "$p0" || rx_fail "process killed on the alert's word"
+	grep -q 'which is not trusted' "$RX_TMP/agent/stdout" || rx_fail "the refusal does not say why"
+	p1=$(rx_ctr_exec_bg fk1 /bin/dropper /tmp/a sleep)
+	p2=$(rx_ctr_exec_bg fk2 /bin/dropper /tmp/b sleep)
+	rx_falco_alert "$SHELL_RULE" "$(rx_ctr_id12 fk1)" /bin/dropper "$p1" "" "" production web-1 | rx_falco_send
+	# And one claiming a denied namespace for a container of an allowed one: the runtime's namespace decides.
+	rx_falco_alert "$SHELL_RULE" "$(rx_ctr_id12 fk2)" /bin/dropper "$p2" "" "" kube-system coredns-1 | rx_falco_send
+	rx_audit_wait rule="$SHELL_RULE" pid="$p1" outcome=refused namespace=kube-system ||
+		{ rx_audit_show; rx_fail "alert in a denied namespace not refused under the runtime's namespace"; }
+	kill -0 "$p1" || rx_fail "process in the denied namespace killed on the alert's word"
+	rx_audit_wait rule="$SHELL_RULE" pid="$p2" outcome=killed namespace=shop ||
+		{ rx_audit_show; rx_fail "alert's namespace overrode the runtime's"; }
+	[ "$(rx_audit_count namespace=production)" -eq 0 ] || { rx_audit_show; rx_fail "the alert's namespace reached a record"; }
+}
+
 t_correlation_kernel_first() {
 	trap teardown EXIT
 	RX_CORRELATION_MS=3000 start_agent kill_process
@@ -273,10 +305,14 @@ t_correlation_kernel_first() {
 	[ "$rc" -eq 137 ] || rx_fail "exit $rc, want 137"
 	# Falco's alert for the same exec arrives later, without proc.pid (stock rule).
 	rx_falco_alert "$RX_EXEC_RULE" "$(rx_ctr_id12 cf1)" /tmp/dropped "" "$t" | rx_falco_send
-	rx_audit_wait rule="$RX_EXEC_RULE" source=both outcome=killed kill_mode=kernel falco_priority=Critical ||
-		{ rx_audit_show; rx_fail "no joined record"; }
-	sleep 3.2
-	[ "$(rx_audit_count rule="$RX_EXEC_RULE")" -eq 1 ] || { rx_audit_show; rx_fail "more than one record for one incident"; }
+	# The kill is on the record at once; Falco's alert adds a correlated line to it.
+	rx_audit_wait rule="$RX_EXEC_RULE" source=both outcome=correlated kill_mode=kernel falco_priority=CRITICAL ||
+		{ rx_audit_show; rx_fail "no correlated line"; }
+	local id
+	id=$(rx_audit_field event_id rule="$RX_EXEC_RULE" outcome=killed source=kernel)
+	[ -n "$id" ] || { rx_audit_show; rx_fail "no kill record"; }
+	rx_audit_has rule="$RX_EXEC_RULE" outcome=correlated event_id="$id" || rx_fail "correlated line has another event_id"
+	[ "$(rx_audit_count rule="$RX_EXEC_RULE" outcome=killed)" -eq 1 ] || { rx_audit_show; rx_fail "one kill recorded twice"; }
 	rx_metric_wait reflex_falco_correlated_total 1 || rx_fail "correlation not counted"
 	# Outside the window: a second incident (the process is gone: nothing killed twice).
 	rx_falco_alert "$RX_EXEC_RULE" "$(rx_ctr_id12 cf1)" /tmp/dropped "" "$((t - 10000000000))" | rx_falco_send
@@ -301,12 +337,13 @@ t_correlation_alert_and_exec_together() {
 	rx_falco_alert "$RX_EXEC_RULE" "$(rx_ctr_id12 cf2)" /tmp/dropped "" "$(($(date +%s%N) + 1000000000))" | rx_falco_send
 	pid=$(rx_ctr_exec_bg cf2 /tmp/dropped /tmp/m sleep)
 	kill -CONT "$agent"
-	rx_audit_wait rule="$RX_EXEC_RULE" source=both outcome=killed kill_mode=pidfd pid="$pid" ||
-		{ rx_audit_show; rx_fail "no joined record"; }
-	cat "$RX_TMP/agent/stdout" "$RX_TMP/agent/stderr" | grep -Eq 'kernel detection joined: exec /tmp/dropped|joined incident' ||
+	rx_audit_wait rule="$RX_EXEC_RULE" outcome=killed kill_mode=pidfd pid="$pid" ||
+		{ rx_audit_show; rx_fail "no kill record"; }
+	rx_audit_wait rule="$RX_EXEC_RULE" source=both outcome=correlated pid="$pid" ||
+		{ rx_audit_show; rx_fail "no correlated line"; }
+	cat "$RX_TMP/agent/stdout" "$RX_TMP/agent/stderr" | grep -Eq 'kernel detection exec /tmp/dropped|joined incident' ||
 		rx_fail "no log line says which event joined which"
-	sleep 3.2
-	[ "$(rx_audit_count rule="$RX_EXEC_RULE")" -eq 1 ] || { rx_audit_show; rx_fail "two records for one incident"; }
+	[ "$(rx_audit_count rule="$RX_EXEC_RULE" outcome=killed)" -eq 1 ] || { rx_audit_show; rx_fail "two kill records for one incident"; }
 	[ "$(rx_metric 'reflex_kills_total{mode="pidfd"}')" = 1 ] || rx_fail "killed twice (or not once) through pidfd"
 	rx_ctr_alive cf2 || rx_fail "container died"
 }
@@ -420,6 +457,7 @@ rx_test falco_only_kill_by_exe_respects_start_time t_falco_only_kill_by_exe_resp
 rx_test each_falco_alert_of_a_new_process_acts t_each_falco_alert_of_a_new_process_acts
 rx_test falco_kill_container t_falco_kill_container
 rx_test alert_never_kills_what_it_must_not t_alert_never_kills_what_it_must_not
+rx_test forged_k8s_namespace_never_decides t_forged_k8s_namespace_never_decides
 rx_test correlation_kernel_first t_correlation_kernel_first
 rx_test correlation_alert_and_exec_together t_correlation_alert_and_exec_together
 rx_test falco_alert_never_shields_a_later_process t_falco_alert_never_shields_a_later_process

@@ -336,6 +336,54 @@ static char *slurp(const char *path)
 }
 
 /* The descriptor of the open audit file must not survive an exec. */
+/* event_time and detail: written after timestamp and reason, left out when unset. */
+static void test_event_time_and_detail(void **state)
+{
+	struct audit_record r = full_record();
+	char *line;
+
+	(void)state;
+	r.event_time = (struct timespec){ .tv_sec = 1795345445, .tv_nsec = 340000999 };
+	r.detail = "namespace shop allowed; pidfd kill";
+	line = audit_format(&r);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"timestamp\":\"2026-11-22T11:04:05.341475Z\","
+				     "\"event_time\":\"2026-11-22T11:04:05.340000Z\",\"action\""));
+	assert_non_null(strstr(line, "\"reason\":\"exec from upper layer\",\"detail\":\"namespace shop allowed; pidfd kill\","));
+	free(line);
+	r.event_time = (struct timespec){ 0 };
+	r.detail = NULL;
+	line = audit_format(&r);
+	assert_non_null(line);
+	assert_null(strstr(line, "event_time"));
+	assert_null(strstr(line, "detail"));
+	free(line);
+}
+
+/* A truncated copy never ends inside a UTF-8 sequence; the cleaner escapes bad bytes. */
+static void test_copy_utf8_and_clean(void **state)
+{
+	char buf[6], *copy;
+	const char *clean;
+
+	(void)state;
+	audit_copy_utf8(buf, sizeof(buf), "abcd\xc3\xa9"); /* "abcdé": é would be cut in half */
+	assert_string_equal(buf, "abcd");
+	audit_copy_utf8(buf, sizeof(buf), "ab\xe2\x82\xac"); /* "ab€": fits exactly */
+	assert_string_equal(buf, "ab\xe2\x82\xac");
+	audit_copy_utf8(buf, sizeof(buf), "abcdefgh");
+	assert_string_equal(buf, "abcde");
+	audit_copy_utf8(buf, sizeof(buf), NULL);
+	assert_string_equal(buf, "");
+	clean = audit_utf8_clean("/tmp/x\377", &copy);
+	assert_non_null(copy);
+	assert_string_equal(clean, "/tmp/x\\xff");
+	free(copy);
+	clean = audit_utf8_clean("/tmp/\xc3\xa9", &copy);
+	assert_null(copy);
+	assert_string_equal(clean, "/tmp/\xc3\xa9");
+}
+
 static void assert_open_cloexec(const char *path)
 {
 	char link[300], target[PATH_MAX];
@@ -544,6 +592,8 @@ int main(void)
 		cmocka_unit_test(test_bad_timespec),
 		cmocka_unit_test(test_dry_run_prefix),
 		cmocka_unit_test(test_invalid_utf8_kept),
+		cmocka_unit_test(test_event_time_and_detail),
+		cmocka_unit_test(test_copy_utf8_and_clean),
 		cmocka_unit_test(test_open_creates_parents_and_appends),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_write_errors),
