@@ -50,7 +50,7 @@ protected_owners: [DaemonSet, StatefulSet]
 rules:
   - name: $POD_RULE
     action: kill_pod
-    audit_reason: "$POD_REASON"
+    audit_reason: "${POD_REASON:-}"
   - name: $ISO_RULE
     action: isolate_namespace
   - name: $RX_EXEC_RULE
