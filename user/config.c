@@ -655,6 +655,9 @@ static const struct agent_field controller_fields[] = {
 	{ "audit_spool_max_bytes", FIELD_UINT, CT(audit_spool_max_bytes), 0, 65536, 4000000000U },
 	{ "page_webhook_url", FIELD_API_URL, CT(page_webhook_url), 0, 0, 0 },
 	{ "dedupe_window_s", FIELD_UINT, CT(dedupe_window_s), 0, 1, 86400 },
+	{ "rate_limit_pods", FIELD_UINT, CT(rate_limit_pods), 0, 1, 100000 },
+	{ "rate_limit_namespaces", FIELD_UINT, CT(rate_limit_namespaces), 0, 1, 100000 },
+	{ "rate_limit_window_s", FIELD_UINT, CT(rate_limit_window_s), 0, 1, 86400 },
 	{ "operator", FIELD_STRING, CT(operator_), 0, 0, 0 },
 	{ "log_level", FIELD_LOG_LEVEL, CT(log_level), 0, 0, 0 },
 };
@@ -898,6 +901,12 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ct->page_webhook_url, "");
 	if (!ct->dedupe_window_s)
 		ct->dedupe_window_s = 600;
+	if (!ct->rate_limit_pods)
+		ct->rate_limit_pods = 5;
+	if (!ct->rate_limit_namespaces)
+		ct->rate_limit_namespaces = 5;
+	if (!ct->rate_limit_window_s)
+		ct->rate_limit_window_s = 60;
 	err = err ?: set_default(&ct->operator_, "reflex-controller");
 	err = err ?: set_default(&ct->log_level, "info");
 	err = err ?: set_default(&ag->kubernetes_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");

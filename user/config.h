@@ -121,6 +121,10 @@ struct controller_config {
 	unsigned int audit_spool_max_bytes; /* default 64 MiB */
 	char *page_webhook_url;   /* POSTed when a namespace is isolated; "" off (logged loudly) */
 	unsigned int dedupe_window_s; /* one action per incident within it; default 600 */
+	/* Runaway disarm per rule, as the agent's: distinct pods deleted / namespaces isolated in the window. */
+	unsigned int rate_limit_pods;       /* default 5 (the agent's rate_limit_containers default) */
+	unsigned int rate_limit_namespaces; /* default 5 */
+	unsigned int rate_limit_window_s;   /* default 60 */
 	char *operator_;          /* the audit record's operator; default reflex-controller */
 	char *log_level;          /* default info */
 };

@@ -26,6 +26,7 @@
 #include "kubeapi.h"
 #include "log.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "token.h"
 
 #define ISOLATION_POLICY_NAME "falco-emergency-isolation"
@@ -78,6 +79,8 @@ struct controller {
 	/* Below: under lock. */
 	struct dedupe_entry *dedupe;
 	size_t n_dedupe;
+	/* Runaway disarm per rule (ratelimit.c, as on the node); new with every config: a reload re-arms. */
+	struct ratelimit *rl_pods, *rl_namespaces;
 	uint64_t results[RESULT_MAX];
 	struct outcome_count outcomes[64];
 	size_t n_outcomes;
@@ -578,19 +581,118 @@ static void observe_latency(struct controller *c, uint64_t start_ns)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * The record's reason when the rule has no audit_reason: a fixed text per
+ * action (README "Audit records"), never reflex's own findings (those are
+ * the detail).
+ */
+static const char *default_reason(const char *action)
+{
+	if (!strcmp(action, "kill_pod"))
+		return "reflex: kill_pod by rule (no audit_reason configured)";
+	if (!strcmp(action, "isolate_namespace"))
+		return "reflex: isolate_namespace by rule (no audit_reason configured)";
+	if (!strcmp(action, "kill_container"))
+		return "reflex: kill_container by rule (no audit_reason configured)";
+	if (!strcmp(action, "kill_process"))
+		return "reflex: kill_process by rule (no audit_reason configured)";
+	return "reflex: alert by rule (no audit_reason configured)";
+}
+
+/* Falco's priority as the compliance record writes it: "Critical" -> "CRITICAL". NULL stays NULL. */
+static const char *priority_upper(const char *p, char *buf, size_t size)
+{
+	size_t i;
+
+	if (!p || !*p)
+		return NULL;
+	for (i = 0; p[i] && i + 1 < size; i++)
+		buf[i] = p[i] >= 'a' && p[i] <= 'z' ? (char)(p[i] - 'a' + 'A') : p[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * Whether the node's outcome in a report lets the controller act for a
+ * kill_pod / isolate_namespace rule. An allow-list: the node carried the
+ * action out on its side ("killed", or "denied": an exec refused in the
+ * kernel), or, for isolation (which only the controller does), the node's
+ * safeguards said act ("alert" under action isolate_namespace). Everything
+ * else the agent writes ("refused", "disarmed", "dry_run", "excepted",
+ * "failed", "exited", "alert" under another action) or anything unknown,
+ * and any dry-run report, is the node not acting: the cluster does not act
+ * either.
+ */
+static bool node_permits(const struct node_report *n, enum reflex_action action, const char *action_name)
+{
+	const char *o = n->outcome;
+
+	if (!o || n->dry_run)
+		return false;
+	/* The node ran the rule as another action (its config differs): not this one's consent. */
+	if (n->action && strcmp(n->action, action_name))
+		return false;
+	if (!strcmp(o, "killed") || !strcmp(o, "denied"))
+		return true;
+	return action == ACTION_ISOLATE_NAMESPACE && !strcmp(o, "alert") && n->action;
+}
+
+static struct ratelimit *rate_limit_new(const struct controller_config *cc, bool namespaces)
+{
+	struct ratelimit_config rc = {
+		.max_containers = namespaces ? cc->rate_limit_namespaces : cc->rate_limit_pods,
+		.max_executables = 1, /* the target is the key; every entry has the same (empty) executable */
+		.window_s = cc->rate_limit_window_s,
+	};
+
+	return ratelimit_new(&rc);
+}
+
+/*
+ * The rate limit's say on an action the policy allows, per rule: distinct
+ * pods deleted (kill_pod) or namespaces isolated within the window. False:
+ * the rule is disarmed to alert-only (DETAIL says why) until a reload.
+ */
+static bool rate_limit_admits(struct controller *c, enum reflex_action action, const char *rule, const char *ns,
+			      const char *pod, char *detail, size_t size)
+{
+	bool isolate = action == ACTION_ISOLATE_NAMESPACE;
+	enum ratelimit_verdict v;
+	unsigned int limit, window;
+	char key[320], why[256];
+
+	say(key, sizeof(key), "%s/%s", ns, isolate ? "" : pod);
+	pthread_mutex_lock(&c->lock);
+	v = ratelimit_admit(isolate ? c->rl_namespaces : c->rl_pods, rule, key, "", mono_ns());
+	limit = isolate ? c->config->controller.rate_limit_namespaces : c->config->controller.rate_limit_pods;
+	window = c->config->controller.rate_limit_window_s;
+	pthread_mutex_unlock(&c->lock);
+	if (v == RATELIMIT_ADMIT)
+		return true;
+	say(why, sizeof(why),
+	    "rule disarmed to alert-only: more than %u distinct %s %s within %u s (controller.rate_limit_%s); "
+	    "re-armed by a config reload",
+	    limit, isolate ? "namespaces" : "pods", isolate ? "isolated" : "deleted", window,
+	    isolate ? "namespaces" : "pods");
+	if (v == RATELIMIT_DISARMED_NOW)
+		log_error("rule '%s': %s", rule, why);
+	say(detail + strlen(detail), size - strlen(detail), "%s%s", detail[0] ? "; " : "", why);
+	return false;
+}
+
 static void handle_alert(struct controller *c, const struct falco_alert *al, uint64_t start_ns, struct verdict *v)
 {
 	const struct reflex_config *cfg;
 	const struct reflex_rule *rule;
 	enum reflex_action rule_action;
-	char operator_[64];
+	char operator_[64], audit_reason[1024] = "", prio[32];
 	struct node_report node;
 	struct owner_walk walk = { .pod_gone = false };
 	struct policy_decision d;
 	struct policy_subject s;
 	struct audit_record rec;
-	char event_id[160], id_key[200], inc_key[320], reason[1024] = "", why[512] = "", note[160] = "";
-	const char *outcome = NULL, *action;
+	char event_id[160], id_key[200], inc_key[320], detail[1536] = "", why[512] = "", note[160] = "";
+	const char *outcome = NULL, *action, *rec_action;
 	bool claimed_inc = false, controller_acts, dry_run;
 	struct timespec now;
 	int r = 0;
@@ -616,6 +718,8 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 		      : "alert";
 	/* Copied under the lock: a reload may free the config once it is released. */
 	rule_action = rule ? rule->action : ACTION_ALERT;
+	if (rule && rule->audit_reason)
+		audit_copy_utf8(audit_reason, sizeof(audit_reason), rule->audit_reason);
 	say(operator_, sizeof(operator_), "%s", cfg->controller.operator_);
 	controller_acts = rule && (rule->action == ACTION_KILL_POD || rule->action == ACTION_ISOLATE_NAMESPACE);
 	if (!controller_acts && !node.present) {
@@ -645,15 +749,24 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 	dry_run = false;
 	if (controller_acts && !claimed_inc) {
 		outcome = "duplicate";
-		say(reason, sizeof(reason), "the controller already acted on this incident (%s%s%s)",
+		say(detail, sizeof(detail), "the controller already decided this incident (%s%s%s)",
 			 al->k8s_namespace ? al->k8s_namespace : "", al->k8s_pod ? "/" : "", al->k8s_pod ? al->k8s_pod : "");
+	} else if (controller_acts && node.present && !node_permits(&node, rule_action, action)) {
+		/* Nothing the node declined is done by the cluster: no API call at all. */
+		outcome = "refused";
+		dry_run = node.dry_run || (node.outcome && !strcmp(node.outcome, "dry_run"));
+		say(detail, sizeof(detail), "the node did not act (outcome %s%s%s%s): the controller does not %s",
+		    node.outcome ? node.outcome : "missing", dry_run ? ", dry run" : "",
+		    node.action && strcmp(node.action, action) ? ", action " : "",
+		    node.action && strcmp(node.action, action) ? node.action : "",
+		    rule_action == ACTION_KILL_POD ? "delete the pod" : "isolate the namespace");
 	} else if (controller_acts) {
 		bool names_ok = al->k8s_namespace && is_k8s_name(al->k8s_namespace, 63) &&
 				(rule_action == ACTION_ISOLATE_NAMESPACE || (al->k8s_pod && is_k8s_name(al->k8s_pod, 253)));
 
 		if (!names_ok) {
 			outcome = "refused";
-			say(reason, sizeof(reason), "the alert names no valid namespace%s: nothing to act on",
+			say(detail, sizeof(detail), "the alert names no valid namespace%s: nothing to act on",
 				 rule_action == ACTION_KILL_POD ? " and pod" : "");
 		} else if (al->k8s_pod && is_k8s_name(al->k8s_pod, 253)) {
 			r = walk_owners(c, al->k8s_namespace, al->k8s_pod, &walk, why, sizeof(why));
@@ -677,24 +790,27 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 				d.verdict = POLICY_DRY_RUN;
 			pthread_mutex_unlock(&c->lock);
 			dry_run = d.verdict == POLICY_DRY_RUN;
-			say(reason, sizeof(reason), "%s%s%s%s%s", d.reason, walk.chain[0] ? "; owners: " : "",
+			say(detail, sizeof(detail), "%s%s%s%s%s", d.reason, walk.chain[0] ? "; owners: " : "",
 				 walk.chain, why[0] ? "; " : "", why);
 			if (rule_action == ACTION_KILL_POD && walk.pod_gone) {
 				outcome = "gone";
-				say(reason + strlen(reason), sizeof(reason) - strlen(reason),
+				say(detail + strlen(detail), sizeof(detail) - strlen(detail),
 					 "; pod %s/%s already gone (404)", al->k8s_namespace, al->k8s_pod);
 			} else if (rule_action == ACTION_KILL_POD && node.pod_uid && *node.pod_uid && walk.pod_uid[0] &&
 				   strcmp(node.pod_uid, walk.pod_uid)) {
 				outcome = "refused";
-				say(reason + strlen(reason), sizeof(reason) - strlen(reason),
+				say(detail + strlen(detail), sizeof(detail) - strlen(detail),
 					 "; the pod named %s/%s now has uid %s, not %s: a newer pod, not touched",
 					 al->k8s_namespace, al->k8s_pod, walk.pod_uid, node.pod_uid);
 			} else if (d.verdict == POLICY_DRY_RUN) {
 				outcome = "dry_run";
-				say(reason + strlen(reason), sizeof(reason) - strlen(reason), "; DRY_RUN: would %s",
+				say(detail + strlen(detail), sizeof(detail) - strlen(detail), "; DRY_RUN: would %s",
 					 rule_action == ACTION_KILL_POD ? "delete the pod" : "isolate the namespace");
 			} else if (d.verdict != POLICY_ACT) {
 				outcome = d.verdict == POLICY_EXCEPTED ? "excepted" : "refused";
+			} else if (!rate_limit_admits(c, rule_action, al->rule, al->k8s_namespace, al->k8s_pod, detail,
+						      sizeof(detail))) {
+				outcome = "disarmed";
 			} else {
 				char done[512];
 
@@ -710,7 +826,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 				if (r == -EAGAIN)
 					say(why, sizeof(why), "%s", done);
 				else
-					say(reason + strlen(reason), sizeof(reason) - strlen(reason), "; %s%s", done,
+					say(detail + strlen(detail), sizeof(detail) - strlen(detail), "; %s%s", done,
 						 note);
 				if (r == 0)
 					observe_latency(c, start_ns);
@@ -734,34 +850,39 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 			}
 			/* falcosidekick never retries: say in the audit trail that this one failed. */
 			outcome = "failed";
-			say(reason + strlen(reason), sizeof(reason) - strlen(reason), "%s%s", reason[0] ? "; " : "",
+			say(detail + strlen(detail), sizeof(detail) - strlen(detail), "%s%s", detail[0] ? "; " : "",
 				 why);
 		}
 	}
 
 	if (node.present) {
-		say(reason + strlen(reason), sizeof(reason) - strlen(reason), "%snode %s: %s%s%s%s",
-			 reason[0] ? "; " : "", node.node ? node.node : "?", node.outcome ? node.outcome : "?",
+		say(detail + strlen(detail), sizeof(detail) - strlen(detail), "%snode %s: %s%s%s%s",
+			 detail[0] ? "; " : "", node.node ? node.node : "?", node.outcome ? node.outcome : "?",
 			 node.kill_mode ? " (" : "", node.kill_mode ? node.kill_mode : "", node.kill_mode ? ")" : "");
 		if (node.reason)
-			say(reason + strlen(reason), sizeof(reason) - strlen(reason), ": %s", node.reason);
+			say(detail + strlen(detail), sizeof(detail) - strlen(detail), ": %s", node.reason);
 		if (!controller_acts) {
 			outcome = node.outcome ? node.outcome : "reported";
 			dry_run = node.dry_run;
 		}
 	}
+	rec_action = controller_acts ? action : node.action ? node.action : action;
 	clock_gettime(CLOCK_REALTIME, &now);
 	rec = (struct audit_record){
 		.time = now,
-		.action = controller_acts ? action : node.action ? node.action : action,
+		.event_time = { .tv_sec = (time_t)(al->time_ns / 1000000000ULL),
+				.tv_nsec = (long)(al->time_ns % 1000000000ULL) },
+		.action = rec_action,
 		.outcome = outcome ? outcome : "reported",
 		.namespace_ = al->k8s_namespace,
 		.pod = al->k8s_pod,
 		.rule = al->rule,
 		.dry_run = dry_run,
-		.reason = reason,
+		/* What the operator wrote, verbatim; what reflex found and did is the detail. */
+		.reason = audit_reason[0] ? audit_reason : default_reason(rec_action),
+		.detail = detail[0] ? detail : NULL,
 		.operator_ = controller_acts ? operator_ : "reflex-agent",
-		.falco_priority = al->priority_text,
+		.falco_priority = priority_upper(al->priority_text, prio, sizeof(prio)),
 		.falco_output = al->output,
 		.node = node.node ? node.node : al->hostname,
 		.container_id = al->container_id,
@@ -776,7 +897,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 	audit(c, &rec);
 	count_outcome(c, rec.action, rec.outcome);
 	log_info("%s '%s' %s/%s: %s (%s)", event_id, al->rule, al->k8s_namespace ? al->k8s_namespace : "-",
-		 al->k8s_pod ? al->k8s_pod : "-", rec.outcome, reason);
+		 al->k8s_pod ? al->k8s_pod : "-", rec.outcome, detail);
 	v->http_status = MHD_HTTP_OK;
 	v->result = RESULT_ACCEPTED;
 	say(v->message, sizeof(v->message), "%s: %s\n", rec.outcome, event_id);
@@ -886,6 +1007,19 @@ static int gunzip(const char *in, size_t len, size_t max, char **ret, size_t *re
 	return 0;
 }
 
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static void put_label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
 static char *metrics_text(struct controller *c)
 {
 	struct deliver_stats ds = { 0 };
@@ -931,6 +1065,19 @@ static char *metrics_text(struct controller *c)
 		(unsigned long long)c->api_errors, kubeapi_auth_retries(c->api), (unsigned long long)c->pages_sent,
 		(unsigned long long)c->pages_failed, (unsigned long long)ds.pending, (unsigned long long)ds.delivered,
 		(unsigned long long)ds.retries, (unsigned long long)(c->audit_lost + ds.refused));
+	fputs("# HELP reflex_controller_rule_disarmed 1 for a rule the controller's rate limit disarmed to "
+	      "alert-only (until a reload).\n# TYPE reflex_controller_rule_disarmed gauge\n",
+	      f);
+	for (int k = 0; k < 2; k++) {
+		const struct ratelimit *rl = k ? c->rl_namespaces : c->rl_pods;
+		const char *rule;
+
+		for (size_t i = 0; rl && (rule = ratelimit_disarmed_rule(rl, i)); i++) {
+			fputs("reflex_controller_rule_disarmed{rule=\"", f);
+			put_label_value(f, rule);
+			fprintf(f, "\",limit=\"%s\"} 1\n", k ? "namespaces" : "pods");
+		}
+	}
 	fputs("# HELP reflex_controller_action_seconds Alert received to Kubernetes action answered.\n"
 	      "# TYPE reflex_controller_action_seconds histogram\n",
 	      f);
@@ -1111,7 +1258,9 @@ struct controller *controller_start(const struct reflex_config *config, const st
 	c->listen_address = opt_or(opts->listen_address, cc->listen_address);
 	c->token_file = opt_or(opts->token_file, cc->token_file);
 	c->page_url = opt_or(NULL, cc->page_webhook_url);
-	if (!c->dedupe || !c->listen_address) {
+	c->rl_pods = rate_limit_new(cc, false);
+	c->rl_namespaces = rate_limit_new(cc, true);
+	if (!c->dedupe || !c->listen_address || !c->rl_pods || !c->rl_namespaces) {
 		say(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1197,9 +1346,27 @@ fail:
 
 void controller_set_config(struct controller *c, const struct reflex_config *config)
 {
+	struct ratelimit *pods = rate_limit_new(&config->controller, false);
+	struct ratelimit *namespaces = rate_limit_new(&config->controller, true);
+	bool rearmed;
+
 	pthread_mutex_lock(&c->lock);
 	c->config = config;
+	/* A reload re-arms every rule the rate limit disarmed (out of memory: the old limits stay). */
+	rearmed = pods && namespaces &&
+		  (ratelimit_disarmed_rule(c->rl_pods, 0) || ratelimit_disarmed_rule(c->rl_namespaces, 0));
+	if (pods && namespaces) {
+		ratelimit_free(c->rl_pods);
+		ratelimit_free(c->rl_namespaces);
+		c->rl_pods = pods;
+		c->rl_namespaces = namespaces;
+		pods = namespaces = NULL;
+	}
 	pthread_mutex_unlock(&c->lock);
+	ratelimit_free(pods);
+	ratelimit_free(namespaces);
+	if (rearmed)
+		log_info("reload: rules disarmed by the controller's rate limit are armed again");
 }
 
 unsigned short controller_port(const struct controller *c)
@@ -1221,6 +1388,8 @@ void controller_stop(struct controller *c, unsigned int timeout_ms)
 	audit_close(c->audit_stdout);
 	kubeapi_free(c->api);
 	free(c->dedupe);
+	ratelimit_free(c->rl_pods);
+	ratelimit_free(c->rl_namespaces);
 	free(c->listen_address);
 	free(c->token_file);
 	free(c->page_url);

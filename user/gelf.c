@@ -496,7 +496,14 @@ int gelf_message_from_audit(const char *audit_json, size_t len, const struct gel
 	add(out, "host", host, &err);
 	host = NULL;
 	add(out, "short_message", json_string(msg), &err);
-	reason = json_string_value(json_object_get(rec, "reason"));
+	/*
+	 * full_message is the long text: what reflex found and did (detail);
+	 * the operator's reason stays short in _reason. A record without a
+	 * detail keeps its reason there.
+	 */
+	reason = json_string_value(json_object_get(rec, "detail"));
+	if (!reason)
+		reason = json_string_value(json_object_get(rec, "reason"));
 	if (reason)
 		add(out, "full_message", json_string(reason), &err);
 	add(out, "level", json_integer(level_for(str_field(rec, "outcome"), json_is_true(dry))), &err);

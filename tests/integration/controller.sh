@@ -2,7 +2,8 @@
 # reflex-controller and its peers for tests (sourced after agent.sh): the
 # local Kubernetes API (kube_api.py), the local Graylog (gelf_server.py), the
 # controller's config, start, stop, metrics and audit records.
-# Uses CTL (the binary), TOKEN, POD_RULE, ISO_RULE from the sourcing file.
+# Uses CTL (the binary), TOKEN, POD_RULE, POD_REASON (its audit_reason), ISO_RULE (none:
+# the default reason) from the sourcing file.
 
 api_start() {
 	: >"$RX_TMP/api.log"
@@ -49,6 +50,7 @@ protected_owners: [DaemonSet, StatefulSet]
 rules:
   - name: $POD_RULE
     action: kill_pod
+    audit_reason: "${POD_REASON:-}"
   - name: $ISO_RULE
     action: isolate_namespace
   - name: $RX_EXEC_RULE

@@ -13,6 +13,8 @@ CTL=$RX_BUILD/reflex-controller
 DROPPER=$RX_BUILD/helpers/dropper
 POD_RULE="Terminal shell in container"
 ISO_RULE="Detect crypto miners using the Stratum protocol"
+POD_REASON="Crypto miner process detected by Falco; automated termination"
+ISO_DEFAULT_REASON="reflex: isolate_namespace by rule (no audit_reason configured)"
 TOKEN=ctl-s3cret
 
 # pod NS NAME OWNER_KIND OWNER_NAME [mirror]: a pod as the API serves it.
@@ -63,6 +65,30 @@ print(json.dumps({"uuid": u, "output": "Critical %s (k8s_ns=%s k8s_pod_name=%s \
                   "source": "syscall", "tags": ["container", "shell"], "hostname": "it-node"}))
 PY
 }
+# report RULE NS POD OUTCOME ACTION [DRY_RUN [EVENT_ID]]: an agent report (reporter_format's shape:
+# the Falco alert plus the node's "reflex" object) saying what the node did.
+report() {
+	python3 - "$@" <<'PY'
+import json, sys, time, uuid
+rule, ns, pod, outcome, action = sys.argv[1:6]
+dry = len(sys.argv) > 6 and sys.argv[6] == "true"
+eid = sys.argv[7] if len(sys.argv) > 7 else str(uuid.uuid4())
+t = time.time_ns()
+when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + ".%09dZ" % (t % 10**9)
+print(json.dumps({"output": "%s: Critical reflex %s %s (%s) in %s/%s pid 4242 exe /tmp/xmrig" % (when, action, outcome, rule, ns, pod),
+                  "priority": "Critical", "rule": rule, "time": when,
+                  "output_fields": {"evt.time": t, "container.id": "3f2a9c1d5b7e" + "0" * 52, "k8s.ns.name": ns,
+                                    "k8s.pod.name": pod, "k8s.pod.uid": None, "proc.exepath": "/tmp/xmrig",
+                                    "proc.pid": 4242, "proc.name": "xmrig", "container.image": None},
+                  "source": "syscall", "tags": ["reflex"], "hostname": "it-node",
+                  "reflex": {"node": "it-node", "event_id": eid, "action": action, "outcome": outcome,
+                             "kill_mode": "cgroup.kill" if outcome == "killed" else None,
+                             "latency_us": 900 if outcome == "killed" else None, "source": "kernel",
+                             "dry_run": dry, "reason": "node says %s" % outcome, "operator": "reflex-agent",
+                             "pod_uid": None}}))
+PY
+}
+
 # post BODY-FILE [curl args]: prints the HTTP status.
 post() {
 	curl -s -o "$RX_TMP/post.out" -w '%{http_code}' -X POST "http://127.0.0.1:${CTL_PORT:-19480}/alert" \
@@ -110,7 +136,15 @@ b = json.loads(sys.argv[1])
 assert b["kind"] == "DeleteOptions" and b["apiVersion"] == "v1" and b["gracePeriodSeconds"] == 0, b
 assert len(b["preconditions"]["uid"]) == 36, b
 PY
-	grep -q 'Deployment web' "$RX_TMP/ctl/stdout" || rx_fail "owner chain not in the audit reason"
+	# reason: the rule's audit_reason, verbatim; what reflex found and did: the detail.
+	[ "$(ctl_audit pod=web-7d9f4b-x1 outcome=deleted reason="$POD_REASON" falco_priority=CRITICAL)" = 1 ] ||
+		rx_fail "reason is not the configured audit_reason: $(grep web-7d9f4b-x1 "$RX_TMP/ctl/stdout")"
+	python3 - "$RX_TMP/ctl/stdout" <<'PY' || rx_fail "owner chain and the delete not in the detail"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if '"deleted"' in l][0]
+assert "Pod web-7d9f4b-x1 <- ReplicaSet web-7d9f4b <- Deployment web" in r["detail"], r
+assert "deleted, gracePeriodSeconds 0" in r["detail"] and "Deployment" not in r["reason"], r
+PY
 	# Redelivery (same uuid) and a second alert for the same incident: no second DELETE.
 	[ "$(post_ok "$RX_TMP/a1.json")" = 200 ] && grep -q duplicate "$RX_TMP/post.out" || rx_fail "redelivery not a duplicate"
 	alert "$POD_RULE" shop web-7d9f4b-x1 >"$RX_TMP/a2.json"
@@ -206,6 +240,10 @@ t_safeguards_refuse_and_dry_run_calls_nothing() {
 	ctl_audit_wait pod=web-1-a outcome=dry_run action=kill_pod dry_run=true || rx_fail "no dry-run record"
 	ctl_audit_wait pod=web-1-a outcome=dry_run action=isolate_namespace || rx_fail "no isolation dry-run record"
 	grep -q 'DRY_RUN' "$RX_TMP/ctl/stdout" || rx_fail "dry-run record lacks DRY_RUN"
+	ctl_audit_wait pod=web-1-a outcome=dry_run action=kill_pod reason="DRY_RUN: $POD_REASON" ||
+		rx_fail "dry-run reason is not DRY_RUN: + the audit_reason"
+	ctl_audit_wait pod=web-1-a outcome=dry_run action=isolate_namespace reason="DRY_RUN: $ISO_DEFAULT_REASON" ||
+		rx_fail "a rule without audit_reason does not get the default reason"
 	[ "$(api_requests DELETE /pods/)" = 1 ] || rx_fail "dry-run deleted something"
 	[ "$(api_requests POST /networkpolicies)" = 0 ] || rx_fail "dry-run isolated a namespace"
 }
@@ -418,7 +456,8 @@ t_controller_kill9_mid_flight_acts_once() {
 		api_pod shop "web-5c-p$i" ReplicaSet web-5c
 		alert "$POD_RULE" shop "web-5c-p$i" "$(printf 'aaaaaaaa-0000-4000-8000-%012d' "$i")" >"$RX_TMP/k$i.json"
 	done
-	ctl_config
+	# 12 distinct pods of one rule: past the default runaway limit (5), which is not under test here.
+	ctl_config false "  rate_limit_pods: 100"
 	for round in 1 2 3; do
 		ctl_start
 		posts=()
@@ -453,6 +492,163 @@ assert not missing and not twice, f"not deleted: {missing}; deleted twice: {twic
 	done
 }
 
+# The node's outcome binds the controller: a report of a kill_pod /
+# isolate_namespace rule that the node did not carry out (disarmed by its
+# rate limit, refused by a safeguard or the identity check, dry-run,
+# excepted, failed, exited, run as another action) is audited "refused"
+# and calls nothing at the API; "killed" (and, for isolation, the node's
+# "alert" under isolate_namespace) still acts. The scenario: a kill_pod rule
+# with rate_limit_containers: 1, two pods of a Deployment; the node kills
+# the first and disarms on the second; only the first pod may be deleted.
+t_node_declined_reports_never_act() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop web
+	api_owner ReplicaSet shop web-6b Deployment web
+	local p
+	for p in ok dis ref dry exc fail exit mis; do
+		api_pod shop "web-6b-$p" ReplicaSet web-6b
+	done
+	api_pod prod api-1 none none
+	api_pod staging api-2 none none
+	ctl_config
+	ctl_start
+	report "$POD_RULE" shop web-6b-ok killed kill_pod >"$RX_TMP/r.json"
+	[ "$(post_ok "$RX_TMP/r.json")" = 200 ] || rx_fail "report not accepted: $(cat "$RX_TMP/post.out")"
+	ctl_audit_wait pod=web-6b-ok outcome=deleted || rx_fail "a report of a kill did not delete the pod"
+	for p in dis:disarmed ref:refused exc:excepted fail:failed exit:exited; do
+		report "$POD_RULE" shop "web-6b-${p%%:*}" "${p#*:}" kill_pod >"$RX_TMP/r.json"
+		[ "$(post_ok "$RX_TMP/r.json")" = 200 ] || rx_fail "report ${p#*:} not accepted"
+	done
+	report "$POD_RULE" shop web-6b-dry dry_run kill_pod true >"$RX_TMP/r.json"
+	post_ok "$RX_TMP/r.json" >/dev/null
+	# The node's config runs the rule as kill_process: its kill is not consent to delete a pod.
+	report "$POD_RULE" shop web-6b-mis killed kill_process >"$RX_TMP/r.json"
+	post_ok "$RX_TMP/r.json" >/dev/null
+	for p in dis ref exc fail exit mis; do
+		ctl_audit_wait pod="web-6b-$p" outcome=refused action=kill_pod reason="$POD_REASON" dry_run=false ||
+			rx_fail "web-6b-$p not audited refused: $(grep "web-6b-$p" "$RX_TMP/ctl/stdout")"
+	done
+	ctl_audit_wait pod=web-6b-dry outcome=refused action=kill_pod reason="DRY_RUN: $POD_REASON" dry_run=true ||
+		rx_fail "the dry-run report not audited refused with DRY_RUN: $(grep web-6b-dry "$RX_TMP/ctl/stdout")"
+	python3 - "$RX_TMP/ctl/stdout" <<'PY' || rx_fail "refusals do not say the node's outcome and reason"
+import json, sys
+recs = {r["pod"]: r for r in map(json.loads, open(sys.argv[1])) if r.get("pod", "").startswith("web-6b-")}
+for pod, o in [("dis", "disarmed"), ("ref", "refused"), ("exc", "excepted"), ("fail", "failed"),
+               ("exit", "exited"), ("dry", "dry_run")]:
+    d = recs["web-6b-" + pod]["detail"]
+    assert d.startswith("the node did not act (outcome %s" % o) and "the controller does not delete the pod" in d, d
+    assert "node it-node: %s: node says %s" % (o, o) in d, d
+assert "action kill_process" in recs["web-6b-mis"]["detail"], recs["web-6b-mis"]
+PY
+	# Not one call for a declined pod: no owner walk, no DELETE.
+	for p in dis ref dry exc fail exit mis; do
+		[ "$(api_requests GET "/pods/web-6b-$p")" = 0 ] || rx_fail "the API was asked about web-6b-$p"
+	done
+	[ "$(api_requests DELETE /pods/)" = 1 ] || rx_fail "declined reports led to DELETEs: $(api_requests DELETE /pods/)"
+	[ "$(api_requests DELETE /pods/web-6b-ok)" = 1 ] || rx_fail "the killed pod was not the one deleted"
+	# Isolation: a dry-run node report isolates nothing; the node's go-ahead (alert under isolate_namespace) does.
+	report "$ISO_RULE" prod api-1 dry_run isolate_namespace true >"$RX_TMP/r.json"
+	post_ok "$RX_TMP/r.json" >/dev/null
+	ctl_audit_wait namespace=prod action=isolate_namespace outcome=refused dry_run=true ||
+		rx_fail "dry-run isolation report not refused"
+	report "$ISO_RULE" staging api-2 alert isolate_namespace >"$RX_TMP/r.json"
+	post_ok "$RX_TMP/r.json" >/dev/null
+	ctl_audit_wait namespace=staging action=isolate_namespace outcome=isolated || rx_fail "node go-ahead did not isolate"
+	[ "$(api_requests POST /namespaces/prod/networkpolicies)" = 0 ] || rx_fail "a dry-run report isolated prod"
+	[ "$(ctl_metric 'reflex_controller_actions_total{action="kill_pod",outcome="refused"}')" = 7 ] ||
+		rx_fail "refusals not counted: $(ctl_metric 'reflex_controller_actions_total{action="kill_pod",outcome="refused"}')"
+}
+
+# The controller's own runaway disarm (ratelimit.c, as on the node): past
+# rate_limit_pods distinct pods deleted for one rule in the window, the rule
+# is alert-only (audited "disarmed", in /metrics) until a reload re-arms it.
+t_controller_rate_limit_disarms_and_reload_rearms() {
+	trap teardown EXIT
+	api_start
+	local i disarmed_line='reflex_controller_rule_disarmed{rule="Terminal shell in container",limit="pods"} 1'
+	for i in 1 2 3 4 5; do
+		api_pod shop "rl-$i" none none
+	done
+	api_pod prod iso-1 none none
+	ctl_config false "  rate_limit_pods: 2"
+	ctl_start
+	for i in 1 2; do
+		alert "$POD_RULE" shop "rl-$i" >"$RX_TMP/a.json"
+		post_ok "$RX_TMP/a.json" >/dev/null
+		ctl_audit_wait pod="rl-$i" outcome=deleted || rx_fail "rl-$i not deleted under the limit"
+	done
+	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics" | grep -qF 'reflex_controller_rule_disarmed{' &&
+		rx_fail "a rule disarmed under the limit"
+	for i in 3 4; do
+		alert "$POD_RULE" shop "rl-$i" >"$RX_TMP/a.json"
+		[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "alert rl-$i not accepted"
+		ctl_audit_wait pod="rl-$i" outcome=disarmed action=kill_pod reason="$POD_REASON" ||
+			rx_fail "rl-$i not audited disarmed: $(grep "rl-$i" "$RX_TMP/ctl/stdout")"
+		[ "$(api_requests DELETE "/pods/rl-$i")" = 0 ] || rx_fail "a disarmed rule deleted rl-$i"
+	done
+	grep '"rl-3"' "$RX_TMP/ctl/stdout" | grep -q 'more than 2 distinct pods deleted within 60 s (controller.rate_limit_pods)' ||
+		rx_fail "the disarm does not say why: $(grep rl-3 "$RX_TMP/ctl/stdout")"
+	curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics" | grep -qxF "$disarmed_line" || rx_fail "disarm not in /metrics"
+	[ "$(ctl_metric 'reflex_controller_actions_total{action="kill_pod",outcome="disarmed"}')" = 2 ] || rx_fail "disarms not counted"
+	# Another rule is not disarmed by this one.
+	alert "$ISO_RULE" prod iso-1 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait namespace=prod outcome=isolated || rx_fail "the isolation rule was disarmed with the pod rule"
+	# A reload re-arms.
+	kill -HUP "$(cat "$RX_TMP/ctl/pid")"
+	rx_wait_for bash -c "! curl -sf http://127.0.0.1:${CTL_PORT:-19480}/metrics | grep -qF 'reflex_controller_rule_disarmed{'" ||
+		rx_fail "reload did not re-arm"
+	grep -q 'armed again' "$RX_TMP/ctl/stderr" || rx_fail "re-arming not logged"
+	alert "$POD_RULE" shop rl-5 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait pod=rl-5 outcome=deleted || rx_fail "not deleted after the reload re-armed the rule"
+}
+
+# The record says what the operator wrote: reason = the rule's audit_reason
+# (or the action's fixed default), on stdout and in the GELF message Graylog
+# gets; what reflex found and did is the detail and GELF full_message.
+t_reason_is_audit_reason_on_stdout_and_graylog() {
+	trap teardown EXIT
+	api_start
+	gelf_start
+	api_owner Deployment shop web
+	api_owner ReplicaSet shop web-9 Deployment web
+	api_pod shop web-9-a ReplicaSet web-9
+	api_pod prod api-9 none none
+	ctl_config
+	ctl_start
+	alert "$POD_RULE" shop web-9-a >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	alert "$ISO_RULE" prod api-9 >"$RX_TMP/b.json"
+	post_ok "$RX_TMP/b.json" >/dev/null
+	ctl_audit_wait pod=web-9-a outcome=deleted reason="$POD_REASON" falco_priority=CRITICAL ||
+		rx_fail "stdout record: $(grep web-9-a "$RX_TMP/ctl/stdout")"
+	ctl_audit_wait namespace=prod outcome=isolated reason="$ISO_DEFAULT_REASON" || rx_fail "default reason missing"
+	RX_WAIT_MS=20000 rx_wait_for bash -c "[ \$(grep -c '\"_outcome\": *\"\\(deleted\\|isolated\\)\"' $RX_TMP/gelf.jsonl 2>/dev/null || echo 0) -ge 2 ]" ||
+		rx_fail "records did not reach Graylog"
+	python3 - "$RX_TMP/ctl/stdout" "$RX_TMP/gelf.jsonl" "$RX_TMP/a.json" "$POD_REASON" "$ISO_DEFAULT_REASON" <<'PY' || rx_fail "reason/detail wrong"
+import json, sys
+out, gelf, alert, pod_reason, iso_reason = sys.argv[1:6]
+recs = [json.loads(l) for l in open(out)]
+rec = [r for r in recs if r.get("pod") == "web-9-a"][0]
+assert rec["reason"] == pod_reason, rec
+assert "owners: Pod web-9-a <- ReplicaSet web-9 <- Deployment web" in rec["detail"], rec
+assert "pod shop/web-9-a (uid" in rec["detail"] and "deleted, gracePeriodSeconds 0" in rec["detail"], rec
+a = json.load(open(alert))
+assert rec["event_time"] == a["time"][:26] + "Z", (rec["event_time"], a["time"])
+assert rec["falco_priority"] == "CRITICAL" and a["priority"] == "Critical", rec
+msgs = [json.loads(l) for l in open(gelf)]
+m = [m for m in msgs if m.get("_pod") == "web-9-a"][0]
+assert m["_reason"] == pod_reason, m
+assert m["full_message"] == rec["detail"] and m["_detail"] == rec["detail"], m
+assert m["_falco_priority"] == "CRITICAL" and m["_event_time"] == rec["event_time"], m
+iso = [m for m in msgs if m.get("_namespace") == "prod" and m.get("_action") == "isolate_namespace"][0]
+assert iso["_reason"] == iso_reason and "NetworkPolicy falco-emergency-isolation" in iso["full_message"], iso
+PY
+	[ ! -s "$RX_TMP/gelf.jsonl.invalid" ] || rx_fail "invalid GELF sent: $(head -2 "$RX_TMP/gelf.jsonl.invalid")"
+}
+
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
 rx_test two_replicas_never_delete_a_newer_pod t_two_replicas_never_delete_a_newer_pod
 rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
@@ -463,3 +659,6 @@ rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
 rx_test agent_reports_arrive_once t_agent_reports_arrive_once
 rx_test agent_kill9_right_after_a_kill_loses_nothing t_agent_kill9_right_after_a_kill_loses_nothing
 rx_test controller_kill9_mid_flight_acts_once t_controller_kill9_mid_flight_acts_once
+rx_test node_declined_reports_never_act t_node_declined_reports_never_act
+rx_test controller_rate_limit_disarms_and_reload_rearms t_controller_rate_limit_disarms_and_reload_rearms
+rx_test reason_is_audit_reason_on_stdout_and_graylog t_reason_is_audit_reason_on_stdout_and_graylog

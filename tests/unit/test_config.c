@@ -263,10 +263,14 @@ static void test_full(void **state)
 		     "  scan_stratum_argv: false\n"
 		     "  watch_stratum_handshake: false\n"
 		     "controller: {listen_address: '127.0.0.1:8080', dedupe_window_s: 30, gelf_stream: audit,\n"
-		     "  gelf_http_url: 'http://graylog:12201/gelf', page_webhook_url: ''}\n");
+		     "  gelf_http_url: 'http://graylog:12201/gelf', page_webhook_url: '', rate_limit_pods: 3,\n"
+		     "  rate_limit_window_s: 120}\n");
 	assert_true(c->has_controller_section);
 	assert_string_equal(c->controller.listen_address, "127.0.0.1:8080");
 	assert_int_equal(c->controller.dedupe_window_s, 30);
+	assert_int_equal(c->controller.rate_limit_pods, 3);
+	assert_int_equal(c->controller.rate_limit_namespaces, 5); /* the agent's default */
+	assert_int_equal(c->controller.rate_limit_window_s, 120);
 	assert_string_equal(c->controller.gelf_stream, "audit");
 	assert_string_equal(c->controller.gelf_http_url, "http://graylog:12201/gelf");
 	assert_string_equal(c->controller.page_webhook_url, "");
@@ -722,6 +726,7 @@ static void test_limits(void **state)
 	/* The controller: section is as strict as agent:. */
 	expect_error("controller: {anything: 1}\n", "t.yaml:1: key 'controller.anything': unknown key in controller:");
 	expect_error("controller: {dedupe_window_s: 0}\n", "t.yaml:1: key 'controller.dedupe_window_s'");
+	expect_error("controller: {rate_limit_pods: 0}\n", "t.yaml:1: key 'controller.rate_limit_pods'");
 	expect_error("controller: {gelf_http_url: 'graylog:12201'}\n", "t.yaml:1: key 'controller.gelf_http_url'");
 
 	/* Deep nesting: no recursion to blow the stack. */

@@ -123,6 +123,44 @@ static void test_audit_record(void **state)
 	free(audit);
 }
 
+/* A record with a detail (the controller's): full_message is the detail, _reason the operator's text. */
+static void test_detail_is_full_message(void **state)
+{
+	struct audit_record r = {
+		.time = { .tv_sec = 1795347602, .tv_nsec = 123456789 },
+		.event_time = { .tv_sec = 1795347601, .tv_nsec = 500000000 },
+		.action = "kill_pod",
+		.outcome = "deleted",
+		.namespace_ = "shop",
+		.pod = "web-7d9c",
+		.rule = RULE,
+		.reason = "Crypto miner process detected by Falco; automated termination",
+		.detail = "owners: Pod web-7d9c <- ReplicaSet web <- Deployment web; pod shop/web-7d9c deleted",
+		.operator_ = "reflex-controller",
+		.falco_priority = "CRITICAL",
+		.node = "it-node",
+		.pid = -1,
+		.latency_us = -1,
+	};
+	char *audit = audit_format(&r), *gelf;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(audit);
+	gelf = convert(audit, NULL);
+	o = json_loads(gelf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "full_message")), r.detail);
+	assert_string_equal(json_string_value(json_object_get(o, "_detail")), r.detail);
+	assert_string_equal(json_string_value(json_object_get(o, "_reason")), r.reason);
+	assert_string_equal(json_string_value(json_object_get(o, "_falco_priority")), "CRITICAL");
+	assert_string_equal(json_string_value(json_object_get(o, "_event_time")), "2026-11-22T11:40:01.500000Z");
+	assert_valid(gelf);
+	json_decref(o);
+	free(gelf);
+	free(audit);
+}
+
 static void test_dry_run(void **state)
 {
 	char *audit = readme_record(true), *gelf = convert(audit, NULL);
@@ -1161,6 +1199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit_record),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_detail_is_full_message),
 		cmocka_unit_test(test_field_conversion),
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_timestamps),
