@@ -41,11 +41,11 @@ const char *action_name(enum reflex_action action)
 }
 
 static const char *const action_default_reasons[] = {
-	[ACTION_ALERT] = "reflex: alert rule matched (no audit_reason configured)",
-	[ACTION_KILL_PROCESS] = "reflex: automated process termination (no audit_reason configured)",
-	[ACTION_KILL_CONTAINER] = "reflex: automated container termination (no audit_reason configured)",
-	[ACTION_KILL_POD] = "reflex: automated pod termination (no audit_reason configured)",
-	[ACTION_ISOLATE_NAMESPACE] = "reflex: automated namespace isolation (no audit_reason configured)",
+	[ACTION_ALERT] = "reflex: alert by rule (no audit_reason configured)",
+	[ACTION_KILL_PROCESS] = "reflex: kill_process by rule (no audit_reason configured)",
+	[ACTION_KILL_CONTAINER] = "reflex: kill_container by rule (no audit_reason configured)",
+	[ACTION_KILL_POD] = "reflex: kill_pod by rule (no audit_reason configured)",
+	[ACTION_ISOLATE_NAMESPACE] = "reflex: isolate_namespace by rule (no audit_reason configured)",
 };
 
 const char *action_default_audit_reason(enum reflex_action action)

@@ -588,15 +588,11 @@ static void observe_latency(struct controller *c, uint64_t start_ns)
  */
 static const char *default_reason(const char *action)
 {
-	if (!strcmp(action, "kill_pod"))
-		return "reflex: kill_pod by rule (no audit_reason configured)";
-	if (!strcmp(action, "isolate_namespace"))
-		return "reflex: isolate_namespace by rule (no audit_reason configured)";
-	if (!strcmp(action, "kill_container"))
-		return "reflex: kill_container by rule (no audit_reason configured)";
-	if (!strcmp(action, "kill_process"))
-		return "reflex: kill_process by rule (no audit_reason configured)";
-	return "reflex: alert by rule (no audit_reason configured)";
+	enum reflex_action a = ACTION_ALERT;
+
+	if (action)
+		action_from_name(action, &a); /* unknown: stays alert */
+	return action_default_audit_reason(a);
 }
 
 /* Falco's priority as the compliance record writes it: "Critical" -> "CRITICAL". NULL stays NULL. */
