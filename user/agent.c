@@ -1563,6 +1563,55 @@ static void refresh_feed_metrics(struct agent *a)
 	metrics_set_feed(a->metrics, METRIC_F_KUBE_LISTS, ks.lists);
 }
 
+/* What a rule does under CONFIG: dry-run, or its action for real. */
+static const char *rule_mode(const struct reflex_config *c, const struct reflex_rule *r)
+{
+	if (r->dryrun == TRISTATE_TRUE || (r->dryrun == TRISTATE_UNSET && c->dryrun))
+		return "dry-run";
+	return action_kills(r->action) ? "live" : "alert-only";
+}
+
+/*
+ * The "config" audit record (DESIGN.md, Contracts): which rules, in which
+ * mode, and the command-line overrides in force, each time a config is loaded.
+ */
+static void audit_config_loaded(struct agent *a, const char *how)
+{
+	const struct reflex_config *c = a->config;
+	char overrides[512], *detail = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&detail, &len);
+	struct audit_record r = {
+		.action = "config",
+		.outcome = "loaded",
+		.dry_run = c->dryrun,
+		.reason = how,
+		.operator_ = AGENT_OPERATOR,
+		.node = c->agent.node_name,
+		.pid = -1,
+		.source = "agent",
+		.latency_us = -1,
+	};
+
+	config_overrides_describe(&a->opts.overrides, overrides, sizeof(overrides));
+	if (f) {
+		fprintf(f, "%s: dryrun %s, kernel enforcement %s, unknown owners %s; rules:", c->path,
+			c->dryrun ? "true" : "false", c->agent.enforce_in_kernel ? "on" : "off",
+			c->agent.unknown_owner == UNKNOWN_OWNER_ALLOW ? "allow" : "refuse");
+		for (size_t i = 0; i < c->n_rules; i++)
+			fprintf(f, "%s '%s' %s %s", i ? ";" : "", c->rules[i].name, action_name(c->rules[i].action),
+				rule_mode(c, &c->rules[i]));
+		fprintf(f, "; %zu exceptions; command-line overrides: %s", c->n_exceptions, overrides);
+		if (fclose(f))
+			detail = (free(detail), NULL);
+	}
+	r.detail = detail ? detail : overrides;
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	if (audit_write(a->audit, &r) < 0)
+		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
+	free(detail);
+}
+
 static void reload_config(struct agent *a)
 {
 	struct reflex_config *fresh = NULL;
@@ -1574,6 +1623,13 @@ static void reload_config(struct agent *a)
 	r = config_load(a->config->path, &fresh, err, sizeof(err));
 	if (r) {
 		log_error("reload: %s; keeping the running config", err);
+		return;
+	}
+	/* The command line wins over the file on every load, not only the first. */
+	r = config_apply_overrides(fresh, &a->opts.overrides);
+	if (r) {
+		log_errno(LOG_LEVEL_ERROR, r, "reload: command-line overrides; keeping the running config");
+		config_free(fresh);
 		return;
 	}
 	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
@@ -1595,8 +1651,10 @@ static void reload_config(struct agent *a)
 	a->ratelimit = rl;
 	a->kernel_rl_armed = kernel_rules_armed(a);
 	publish_disarmed(a);
-	log_info("reload: %s loaded (%zu rules, %zu exceptions)", fresh->path, fresh->n_rules,
-		 fresh->n_exceptions);
+	log_info("reload: %s loaded (%zu rules, %zu exceptions; command-line overrides in force: %s)", fresh->path,
+		 fresh->n_rules, fresh->n_exceptions,
+		 config_overrides_describe(&a->opts.overrides, err, sizeof(err)));
+	audit_config_loaded(a, "config reloaded");
 	if (attrib_rebuild(a))
 		log_error("reload: attribution rebuild failed; kernel kills stay off until the next rescan");
 	/*
@@ -2201,6 +2259,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
 		goto fail;
 	}
+	audit_config_loaded(a, "config loaded at start");
 	err = find_cgroup_root(a);
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "no cgroup v2 mount found in /proc/self/mountinfo "

@@ -321,6 +321,35 @@ t_capabilities_dropped_after_load() {
 		rx_fail "histogram +Inf bucket wrong"
 }
 
+# Command-line overrides are re-applied on every reload: --dry-run on a
+# "dryrun: false" file stays in force after the file changes on disk.
+t_dry_run_flag_survives_reload() {
+	trap teardown EXIT
+	setup_agent_and_container dr1 shop kill_process false "" --dry-run --unknown-owner allow
+	rx_wait_for rx_audit_has action=config outcome=loaded dry_run=true ||
+		{ rx_audit_show; rx_fail "no config record at start"; }
+	echo "# touched by the test" >>"$RX_TMP/agent.yaml"
+	rx_wait_for grep -q 'reload: .* loaded .*overrides in force: --dry-run --unknown-owner allow' \
+		"$RX_TMP/agent/stderr" || rx_fail "no reload, or its log line does not name the overrides"
+	[ "$(rx_audit_count action=config outcome=loaded dry_run=true)" -eq 2 ] ||
+		{ rx_audit_show; rx_fail "want a config record at start and one at the reload, both dry-run"; }
+	python3 - "$RX_TMP/agent/stdout" <<'PY' || { rx_audit_show; rx_fail "config record lacks rules, modes or overrides"; }
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+last = [r for r in recs if r.get("action") == "config"][-1]
+d = last["detail"]
+assert "'Drop and execute new binary in container' kill_process dry-run" in d, d
+assert "command-line overrides: --dry-run --unknown-owner allow" in d, d
+PY
+	local pid
+	pid=$(rx_ctr_exec_bg dr1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=dry_run dry_run=true exe_path=/tmp/dropped rule="$RX_EXEC_RULE" ||
+		{ rx_audit_show; rx_fail "no dry-run record after the reload"; }
+	rx_wait_for test -e "$(marker dr1 m1)" || rx_fail "the dropped binary never ran: killed after the reload"
+	kill -0 "$pid" || rx_fail "--dry-run lost at reload: the dropped binary was killed"
+	[ "$(rx_audit_count outcome=killed)" -eq 0 ] || { rx_audit_show; rx_fail "something was killed under --dry-run"; }
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -339,3 +368,4 @@ rx_test bad_config_fails_loudly t_bad_config_fails_loudly
 rx_test exec_refused_before_start_or_killed_at_exec t_exec_refused_before_start_or_killed_at_exec
 rx_test exec_refusal_and_kill_container t_exec_refusal_and_kill_container
 rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load
+rx_test dry_run_flag_survives_reload t_dry_run_flag_survives_reload
