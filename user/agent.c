@@ -125,6 +125,7 @@ struct agent {
 	int config_watch_fd;              /* inotify on the config file's directory */
 	uint64_t config_dirty_ns;         /* when a change was seen; 0: none pending */
 	uint64_t config_hash;             /* of the file text last loaded */
+	bool verdicts_off;                /* a reload or rebuild failed: no kernel kill bits until one succeeds */
 	bool stopping;
 };
 
@@ -588,6 +589,7 @@ static uint32_t kernel_rules_armed(struct agent *a)
 }
 
 static void verdicts_refresh(struct agent *a);
+static void verdicts_fail_safe(struct agent *a, const char *why, bool refresh);
 
 /* The kernel kills for a rule only while one more distinct target would be admitted. */
 static void rate_limit_sync_kernel(struct agent *a)
@@ -1361,6 +1363,9 @@ static uint32_t verdict_flags_for(struct agent *a, const struct container_info *
 
 	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
+	/* A failed rebuild: user space decides every detection until one succeeds. */
+	if (a->verdicts_off)
+		return flags;
 	/* The namespace from the runtime, else from the API. */
 	owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid, owner_buf,
 			 sizeof(owner_buf), &scratch);
@@ -1388,28 +1393,40 @@ static uint32_t verdict_flags_for(struct agent *a, const struct container_info *
 	return flags;
 }
 
+/*
+ * Writes one cgroup's verdict. A write that fails must not leave the
+ * verdict an older policy wrote there: the entry goes, else every entry.
+ */
+static void set_verdict(struct agent *a, uint64_t cgroup_id, uint32_t flags)
+{
+	int err = kernel_set_cgroup_verdict(a->kernel, cgroup_id, flags);
+
+	if (!err)
+		return;
+	log_errno(LOG_LEVEL_ERROR, err, "verdict for cgroup %llu", (unsigned long long)cgroup_id);
+	if (flags && !kernel_set_cgroup_verdict(a->kernel, cgroup_id, 0))
+		return;
+	if (!a->verdicts_off)
+		verdicts_fail_safe(a, "a kernel verdict could not be written", false); /* may be inside a scan */
+}
+
 static void on_container_change(void *ctx, const struct container_info *info, bool added)
 {
 	struct agent *a = ctx;
 	uint32_t flags = added ? verdict_flags_for(a, info) : 0;
-	int err;
 
 	log_debug("container %s cgroup %llu %s%s", info->ref.id, (unsigned long long)info->cgroup_id,
 		  added ? "appeared" : "went away",
 		  flags & ~(uint32_t)REFLEX_VERDICT_CONTAINER ? ", kernel kill armed" : "");
-	err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, flags);
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
+	set_verdict(a, info->cgroup_id, flags);
 	metrics_set_containers(a->metrics, attrib_count(a->attrib));
 }
 
 static void reapply_verdict(void *ctx, const struct container_info *info)
 {
 	struct agent *a = ctx;
-	int err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, verdict_flags_for(a, info));
 
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
+	set_verdict(a, info->cgroup_id, verdict_flags_for(a, info));
 }
 
 /* Owners, rate limit or policy changed: every container's kernel verdict again. */
@@ -1438,6 +1455,45 @@ static void refresh_kernel_counters(struct agent *a)
 	metrics_set_kernel(a->metrics, METRIC_K_STRATUM_MATCHED, c[REFLEX_KCNT_STRATUM_MATCHED]);
 }
 
+/* The in-kernel kill as /status and /metrics show it. */
+static void publish_kernel_kill_hook(struct agent *a)
+{
+	bool on = a->config->agent.enforce_in_kernel;
+
+	if (a->verdicts_off)
+		metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", false,
+				 "off: a reload or attribution rebuild failed; user space decides until a rebuild succeeds");
+	else
+		metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", on,
+				 on ? "armed per container from policy" : "off: agent.enforce_in_kernel is false");
+}
+
+/*
+ * A reload or rebuild failed: whatever the kernel holds may be an older
+ * policy's verdicts. Clear every one, loudly; user space (which runs the
+ * current config) decides each detection until attrib_rebuild succeeds,
+ * retried on every rescan tick.
+ */
+static void verdicts_fail_safe(struct agent *a, const char *why, bool refresh)
+{
+	int err = kernel_clear_cgroup_verdicts(a->kernel);
+
+	if (!a->verdicts_off) {
+		a->verdicts_off = true;
+		metrics_inc(a->metrics, METRIC_VERDICTS_CLEARED);
+		publish_kernel_kill_hook(a);
+	}
+	if (err)
+		log_errno(LOG_LEVEL_ERROR, err, "%s; clearing the kernel verdicts FAILED as well", why);
+	else
+		log_error("%s: every kernel verdict cleared; no in-kernel kill until an attribution rebuild "
+			  "succeeds (retried every %d ms); user space decides each detection meanwhile",
+			  why, AGENT_RESCAN_MS);
+	/* Known containers stay marked as containers (their pool connects are reported), nothing more. */
+	if (refresh)
+		verdicts_refresh(a);
+}
+
 static int attrib_rebuild(struct agent *a)
 {
 	const char *const *roots = (const char *const *)a->config->agent.containerd_roots;
@@ -1447,34 +1503,59 @@ static int attrib_rebuild(struct agent *a)
 		.n_containerd_roots = a->config->agent.n_containerd_roots,
 		.crio_root = a->config->agent.crio_root,
 	};
+	bool was_off = a->verdicts_off;
+	struct attrib *fresh;
 	int fd, err;
 
+	a->last_rescan_ns = monotonic_ns(); /* a failure is retried one rescan interval later */
+	/*
+	 * The new table first: when it cannot be had, the old one keeps
+	 * attributing for user space, and the kernel keeps no verdict.
+	 */
+	fresh = attrib_new(&ac);
+	if (!fresh) {
+		err = log_errno(LOG_LEVEL_ERROR, -errno, "attribution (cgroup root %s)", a->cgroup_root);
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
 	if (a->attrib) {
 		fd = attrib_watch_fd(a->attrib);
 		if (fd >= 0)
 			epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 		a->attrib = attrib_free(a->attrib);
 	}
-	a->attrib = attrib_new(&ac);
-	if (!a->attrib)
-		return log_errno(LOG_LEVEL_ERROR, -errno, "attribution");
+	a->attrib = fresh;
 	fd = attrib_watch_fd(a->attrib);
 	if (fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_attrib };
 
-		if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
-			return log_errno(LOG_LEVEL_ERROR, -errno, "epoll add inotify");
+		if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			err = log_errno(LOG_LEVEL_ERROR, -errno, "epoll add inotify");
+			verdicts_fail_safe(a, "attribution rebuild failed", true);
+			return err;
+		}
 	} else {
 		log_warn("attribution: inotify unavailable, new containers are found by the %d ms rescan",
 			 AGENT_RESCAN_MS);
 	}
+	/* No verdict of the previous policy survives a rebuild. */
 	err = kernel_clear_cgroup_verdicts(a->kernel);
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "clearing kernel verdicts");
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "clearing kernel verdicts");
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
+	a->verdicts_off = false;
 	err = attrib_scan(a->attrib, on_container_change, a);
-	if (err)
-		return log_errno(LOG_LEVEL_ERROR, err, "cgroup scan of %s", a->cgroup_root);
 	a->last_rescan_ns = monotonic_ns();
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "cgroup scan of %s", a->cgroup_root);
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
+	if (was_off && !a->verdicts_off)
+		log_info("attribution rebuilt: kernel verdicts armed again from the running config");
+	publish_kernel_kill_hook(a);
 	return 0;
 }
 
@@ -1656,7 +1737,7 @@ static void reload_config(struct agent *a)
 		 config_overrides_describe(&a->opts.overrides, err, sizeof(err)));
 	audit_config_loaded(a, "config reloaded");
 	if (attrib_rebuild(a))
-		log_error("reload: attribution rebuild failed; kernel kills stay off until the next rescan");
+		log_error("reload: attribution rebuild failed; in-kernel kills are off until a rebuild succeeds");
 	/*
 	 * Same lists: keep the resolver and its last good addresses, re-apply
 	 * (CIDRs and knobs may have changed). Other lists: start over.
@@ -1706,7 +1787,10 @@ static void on_tick(struct agent *a)
 			reload_config(a);
 		}
 	}
-	if (now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
+	if (a->verdicts_off && now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
+		/* Retry the rebuild that failed (sets last_rescan_ns either way). */
+		attrib_rebuild(a);
+	} else if (now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
 		int err = attrib_scan(a->attrib, on_container_change, a);
 
 		if (err)
@@ -2302,9 +2386,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	metrics_set_hook(a->metrics, kernel_exec_hook(a->kernel), true,
 			 kernel_exec_fallback_reason(a->kernel) ? kernel_exec_fallback_reason(a->kernel)
 								: "preferred hook");
-	metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", config->agent.enforce_in_kernel,
-			 config->agent.enforce_in_kernel ? "armed per container from policy"
-							 : "off: agent.enforce_in_kernel is false");
+	publish_kernel_kill_hook(a);
 	if (kernel_exec_fallback_reason(a->kernel))
 		log_warn("kernel: exec hook %s (fallback: %s)", kernel_exec_hook(a->kernel),
 			 kernel_exec_fallback_reason(a->kernel));

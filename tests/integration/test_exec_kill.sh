@@ -350,6 +350,45 @@ PY
 	[ "$(rx_audit_count outcome=killed)" -eq 0 ] || { rx_audit_show; rx_fail "something was killed under --dry-run"; }
 }
 
+# A reload whose attribution rebuild fails leaves no verdict of the old policy
+# in the kernel: the agent watches its own cgroup2 mount, the test unmounts it
+# (a real failure: the root is no longer a cgroup2 filesystem), the reload
+# fails, the kernel stops killing and user space decides (pidfd kill); once
+# the mount is back the retried rebuild arms the kernel again.
+t_failed_rebuild_clears_kernel_verdicts() {
+	local cg=$RX_TMP/cg2
+	mkdir -p "$cg"
+	mount -t cgroup2 none "$cg" || rx_fail "cannot mount a second cgroup2 view"
+	trap 'umount -l "$RX_TMP/cg2" 2>/dev/null; teardown' EXIT
+	setup_agent_and_container rb1 shop kill_process false "" --cgroup-root "$cg"
+	local rc=0 pid
+	rx_ctr_exec rb1 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "before: exit $rc, want 137 (kernel kill)"
+	rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no kernel kill before"; }
+	umount -l "$cg"
+	pid=$(cat "$RX_TMP/agent/pid")
+	kill -HUP "$pid"
+	rx_wait_for grep -q 'attribution rebuild failed: every kernel verdict cleared' "$RX_TMP/agent/stderr" ||
+		{ tail -20 "$RX_TMP/agent/stderr" >&2; rx_fail "the failed rebuild did not say it cleared the verdicts"; }
+	grep -q '^reflex_kernel_verdicts_cleared_total 1$' <<<"$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")" ||
+		rx_fail "metric reflex_kernel_verdicts_cleared_total is not 1"
+	# The kernel no longer kills: the binary runs its first instruction; user space kills it.
+	rx_ctr_drop rb1 "$DROPPER" /tmp/dropped2
+	rx_ctr_exec rb1 /tmp/dropped2 /tmp/m2 sleep || true
+	[ -e "$(marker rb1 m2)" ] || rx_fail "kernel still killed at exec after the failed rebuild: an old verdict stayed armed"
+	rx_audit_wait outcome=killed kill_mode=pidfd exe_path=/tmp/dropped2 ||
+		{ rx_audit_show; rx_fail "user space did not decide and kill after the failed rebuild"; }
+	# Back: the rebuild is retried on the rescan tick and arms the kernel again.
+	mount -t cgroup2 none "$cg" || rx_fail "remount"
+	RX_WAIT_MS=15000 rx_wait_for grep -q 'attribution rebuilt: kernel verdicts armed again' "$RX_TMP/agent/stderr" ||
+		rx_fail "the rebuild was not retried"
+	rx_ctr_drop rb1 "$DROPPER" /tmp/dropped3
+	rc=0
+	rx_ctr_exec rb1 /tmp/dropped3 /tmp/m3 sleep || rc=$?
+	[ "$rc" -eq 137 ] && [ ! -e "$(marker rb1 m3)" ] || rx_fail "after the rebuild: exit $rc, want a kernel kill"
+	rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped3 || { rx_audit_show; rx_fail "no kernel kill after"; }
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -369,3 +408,4 @@ rx_test exec_refused_before_start_or_killed_at_exec t_exec_refused_before_start_
 rx_test exec_refusal_and_kill_container t_exec_refusal_and_kill_container
 rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load
 rx_test dry_run_flag_survives_reload t_dry_run_flag_survives_reload
+rx_test failed_rebuild_clears_kernel_verdicts t_failed_rebuild_clears_kernel_verdicts
