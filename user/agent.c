@@ -972,12 +972,18 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 	exe_path[sizeof(exe_path) - 1] = '\0';
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
-	if (e->flags & REFLEX_EXEC_UPPER_LAYER)
-		det.rule = a->config->agent.exec_rule;
-	else if (e->flags & REFLEX_EXEC_FILELESS)
-		det.rule = a->config->agent.fileless_rule;
-	else
+	/* The rule the kernel judged the exec under (events.h): audited and charged, never another. */
+	switch (e->rule_kind ? e->rule_kind : reflex_exec_rule_kind(e->flags)) {
+	case REFLEX_EXEC_STRATUM_ARGV:
 		det.rule = a->config->agent.stratum_rule;
+		break;
+	case REFLEX_EXEC_FILELESS:
+		det.rule = a->config->agent.fileless_rule;
+		break;
+	default:
+		det.rule = a->config->agent.exec_rule;
+		break;
+	}
 	snprintf(what, sizeof(what), "exec %s%s%s", exe_path,
 		 e->flags & REFLEX_EXEC_MEMFD ? " (memfd)" : e->flags & REFLEX_EXEC_FILELESS ? " (unlinked)" : "",
 		 e->flags & REFLEX_EXEC_STRATUM_ARGV ? " with a stratum URL in argv" : "");

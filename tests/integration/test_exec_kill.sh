@@ -389,6 +389,31 @@ t_failed_rebuild_clears_kernel_verdicts() {
 	rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped3 || { rx_audit_show; rx_fail "no kernel kill after"; }
 }
 
+# One exec, one rule: a dropped binary started with a Stratum URL is judged
+# under the Stratum rule alone (events.h precedence), in the kernel and in the
+# audit. The exec rule's exception spares the same binary without the URL.
+t_stratum_argv_in_dropped_binary_one_rule() {
+	trap teardown EXIT
+	local exc="exceptions:
+  - rule: $RX_EXEC_RULE
+    namespace: shop
+    exe_path: /tmp/drop*"
+	setup_agent_and_container sr1 shop kill_process false "$exc"
+	local pid rc=0
+	pid=$(rx_ctr_exec_bg sr1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=excepted rule="$RX_EXEC_RULE" exe_path=/tmp/dropped || { rx_audit_show; rx_fail "exception not applied"; }
+	rx_wait_for test -e "$(marker sr1 m1)" || rx_fail "excepted binary did not run"
+	kill -0 "$pid" || rx_fail "excepted binary was killed"
+	rx_ctr_exec sr1 /tmp/dropped /tmp/m2 sleep stratum+tcp://pool.example.com:3333 || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "dropped miner exit status $rc, want 137 (kernel kill under the Stratum rule)"
+	[ ! -e "$(marker sr1 m2)" ] || rx_fail "the dropped miner ran an instruction"
+	rx_audit_wait outcome=killed kill_mode=kernel rule="$RX_STRATUM_RULE" exe_path=/tmp/dropped ||
+		{ rx_audit_show; rx_fail "the kernel kill is not audited under the Stratum rule"; }
+	[ "$(rx_audit_count rule="$RX_EXEC_RULE")" -eq 1 ] ||
+		{ rx_audit_show; rx_fail "the miner's exec was (also) audited under the exec rule"; }
+	! grep -q 'verdict map out of step' "$RX_TMP/agent/stderr" || rx_fail "kernel and user space judged different rules"
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -409,3 +434,4 @@ rx_test exec_refusal_and_kill_container t_exec_refusal_and_kill_container
 rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load
 rx_test dry_run_flag_survives_reload t_dry_run_flag_survives_reload
 rx_test failed_rebuild_clears_kernel_verdicts t_failed_rebuild_clears_kernel_verdicts
+rx_test stratum_argv_in_dropped_binary_one_rule t_stratum_argv_in_dropped_binary_one_rule
