@@ -483,6 +483,17 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	incident_check(a, inc);
 }
 
+/* CLOCK_BOOTTIME (what /proc start times count) of a CLOCK_MONOTONIC instant (bpf_ktime_get_ns). */
+static uint64_t boottime_of_monotonic(uint64_t mono_ns)
+{
+	struct timespec m, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return mono_ns + ((uint64_t)b.tv_sec * 1000000000ULL + (uint64_t)b.tv_nsec) -
+	       ((uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec);
+}
+
 static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, uint64_t start_boottime,
 			 uint64_t cgroup_id)
 {
@@ -491,12 +502,15 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 		.start_boottime_ns = start_boottime,
 		.cgroup_id = cgroup_id,
 	};
-	uint64_t ticks;
 	int pidfd = -1, err;
 
-	/* Kernels without bpf_get_current_task in cgroup hooks send no start time. */
-	if (!id.start_boottime_ns && respond_proc_start_ticks(id.pid, &ticks) == 0)
-		id.start_boottime_ns = ticks * (1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK));
+	/*
+	 * Kernels without bpf_get_current_task in cgroup hooks send no start
+	 * time: then the target must have been running at the event (a pid
+	 * reused since is never signalled), not merely be alive now.
+	 */
+	if (!id.start_boottime_ns)
+		id.not_after_boottime_ns = boottime_of_monotonic(inc->event_ktime_ns);
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
 		/* Stale: a safeguard refused. Gone: nothing to kill (a denied connect may remain). */
