@@ -120,7 +120,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	struct reflex_exec_event *e;
 	struct inode *inode;
 	struct file *file;
-	__u32 flags = 0, kact = REFLEX_KACT_NONE, tgid;
+	__u32 flags = 0, kact = REFLEX_KACT_NONE, tgid, kind;
 	__u64 cgroup_id;
 
 	counter_inc(REFLEX_KCNT_EXEC_SEEN);
@@ -145,14 +145,13 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	counter_inc(REFLEX_KCNT_EXEC_SUSPICIOUS);
 	cgroup_id = bpf_get_current_cgroup_id();
 
-	/* Kill first, report after: the signal lands before the first user instruction. */
+	/*
+	 * Kill first, report after: the signal lands before the first user
+	 * instruction. Only under the one rule reflexd will audit (events.h).
+	 */
+	kind = reflex_exec_rule_kind(flags);
 	verdict = bpf_map_lookup_elem(&cgroup_verdicts, &cgroup_id);
-	if (verdict && (((flags & REFLEX_EXEC_UPPER_LAYER) &&
-			 (verdict->flags & REFLEX_VERDICT_KILL_UPPER_EXEC)) ||
-			((flags & REFLEX_EXEC_FILELESS) &&
-			 (verdict->flags & REFLEX_VERDICT_KILL_FILELESS_EXEC)) ||
-			((flags & REFLEX_EXEC_STRATUM_ARGV) &&
-			 (verdict->flags & REFLEX_VERDICT_KILL_STRATUM_EXEC)))) {
+	if (verdict && (verdict->flags & reflex_exec_kill_verdict(kind))) {
 		if (bpf_send_signal(SIGKILL) == 0) {
 			kact = REFLEX_KACT_SIGKILL_SENT;
 			counter_inc(REFLEX_KCNT_EXEC_KILLED);
@@ -182,6 +181,8 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->flags = flags;
 	e->kernel_action = kact;
+	e->rule_kind = kind;
+	e->pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = '\0';

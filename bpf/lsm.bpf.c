@@ -56,8 +56,8 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 		return 0;
 	cgroup_id = bpf_get_current_cgroup_id();
 	verdict = bpf_map_lookup_elem(&cgroup_verdicts, &cgroup_id);
-	if (!verdict || !(((flags & REFLEX_EXEC_UPPER_LAYER) && (verdict->flags & REFLEX_VERDICT_KILL_UPPER_EXEC)) ||
-			  ((flags & REFLEX_EXEC_FILELESS) && (verdict->flags & REFLEX_VERDICT_KILL_FILELESS_EXEC))))
+	/* argv is not read here: the kind of the two this hook sees, in the shared precedence. */
+	if (!verdict || !(verdict->flags & reflex_exec_kill_verdict(reflex_exec_rule_kind(flags))))
 		return 0;
 
 	counter_inc(REFLEX_KCNT_EXEC_SUSPICIOUS);
@@ -83,6 +83,8 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->flags = flags;
 	e->kernel_action = REFLEX_KACT_EXEC_DENIED;
+	e->rule_kind = reflex_exec_rule_kind(flags);
+	e->pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename) < 0)
 		e->filename[0] = '\0';

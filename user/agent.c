@@ -134,6 +134,7 @@ struct agent {
 	int config_watch_fd;              /* inotify on the config file's directory */
 	uint64_t config_dirty_ns;         /* when a change was seen; 0: none pending */
 	uint64_t config_hash;             /* of the file text last loaded */
+	bool verdicts_off;                /* a reload or rebuild failed: no kernel kill bits until one succeeds */
 	bool stopping;
 };
 
@@ -596,6 +597,17 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	incident_check(a, inc);
 }
 
+/* CLOCK_BOOTTIME (what /proc start times count) of a CLOCK_MONOTONIC instant (bpf_ktime_get_ns). */
+static uint64_t boottime_of_monotonic(uint64_t mono_ns)
+{
+	struct timespec m, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	return mono_ns + ((uint64_t)b.tv_sec * 1000000000ULL + (uint64_t)b.tv_nsec) -
+	       ((uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec);
+}
+
 static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, uint64_t start_boottime,
 			 uint64_t cgroup_id)
 {
@@ -604,12 +616,15 @@ static void kill_process(struct agent *a, struct incident *inc, uint32_t tgid, u
 		.start_boottime_ns = start_boottime,
 		.cgroup_id = cgroup_id,
 	};
-	uint64_t ticks;
 	int pidfd = -1, err;
 
-	/* Kernels without bpf_get_current_task in cgroup hooks send no start time. */
-	if (!id.start_boottime_ns && respond_proc_start_ticks(id.pid, &ticks) == 0)
-		id.start_boottime_ns = ticks * (1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK));
+	/*
+	 * Kernels without bpf_get_current_task in cgroup hooks send no start
+	 * time: then the target must have been running at the event (a pid
+	 * reused since is never signalled), not merely be alive now.
+	 */
+	if (!id.start_boottime_ns)
+		id.not_after_boottime_ns = boottime_of_monotonic(inc->event_ktime_ns);
 	err = respond_kill_process(a->cgroup_root, &id, &pidfd);
 	if (err == -ESTALE || err == -ESRCH) {
 		/* Stale: a safeguard refused. Gone: nothing to kill (a denied connect may remain). */
@@ -705,6 +720,7 @@ static uint32_t kernel_rules_armed(struct agent *a)
 }
 
 static void verdicts_refresh(struct agent *a);
+static void verdicts_fail_safe(struct agent *a, const char *why, bool refresh);
 
 /* The kernel kills for a rule only while one more distinct target would be admitted. */
 static void rate_limit_sync_kernel(struct agent *a)
@@ -1089,12 +1105,18 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 	exe_path[sizeof(exe_path) - 1] = '\0';
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
-	if (e->flags & REFLEX_EXEC_UPPER_LAYER)
-		det.rule = a->config->agent.exec_rule;
-	else if (e->flags & REFLEX_EXEC_FILELESS)
-		det.rule = a->config->agent.fileless_rule;
-	else
+	/* The rule the kernel judged the exec under (events.h): audited and charged, never another. */
+	switch (e->rule_kind ? e->rule_kind : reflex_exec_rule_kind(e->flags)) {
+	case REFLEX_EXEC_STRATUM_ARGV:
 		det.rule = a->config->agent.stratum_rule;
+		break;
+	case REFLEX_EXEC_FILELESS:
+		det.rule = a->config->agent.fileless_rule;
+		break;
+	default:
+		det.rule = a->config->agent.exec_rule;
+		break;
+	}
 	snprintf(what, sizeof(what), "exec %s%s%s", exe_path,
 		 e->flags & REFLEX_EXEC_MEMFD ? " (memfd)" : e->flags & REFLEX_EXEC_FILELESS ? " (unlinked)" : "",
 		 e->flags & REFLEX_EXEC_STRATUM_ARGV ? " with a stratum URL in argv" : "");
@@ -1499,6 +1521,9 @@ static uint32_t verdict_flags_for(struct agent *a, const struct container_info *
 
 	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
+	/* A failed rebuild: user space decides every detection until one succeeds. */
+	if (a->verdicts_off)
+		return flags;
 	/* The namespace from the runtime, else from the API. */
 	owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid, owner_buf,
 			 sizeof(owner_buf), &scratch);
@@ -1526,28 +1551,40 @@ static uint32_t verdict_flags_for(struct agent *a, const struct container_info *
 	return flags;
 }
 
+/*
+ * Writes one cgroup's verdict. A write that fails must not leave the
+ * verdict an older policy wrote there: the entry goes, else every entry.
+ */
+static void set_verdict(struct agent *a, uint64_t cgroup_id, uint32_t flags)
+{
+	int err = kernel_set_cgroup_verdict(a->kernel, cgroup_id, flags);
+
+	if (!err)
+		return;
+	log_errno(LOG_LEVEL_ERROR, err, "verdict for cgroup %llu", (unsigned long long)cgroup_id);
+	if (flags && !kernel_set_cgroup_verdict(a->kernel, cgroup_id, 0))
+		return;
+	if (!a->verdicts_off)
+		verdicts_fail_safe(a, "a kernel verdict could not be written", false); /* may be inside a scan */
+}
+
 static void on_container_change(void *ctx, const struct container_info *info, bool added)
 {
 	struct agent *a = ctx;
 	uint32_t flags = added ? verdict_flags_for(a, info) : 0;
-	int err;
 
 	log_debug("container %s cgroup %llu %s%s", info->ref.id, (unsigned long long)info->cgroup_id,
 		  added ? "appeared" : "went away",
 		  flags & ~(uint32_t)REFLEX_VERDICT_CONTAINER ? ", kernel kill armed" : "");
-	err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, flags);
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
+	set_verdict(a, info->cgroup_id, flags);
 	metrics_set_containers(a->metrics, attrib_count(a->attrib));
 }
 
 static void reapply_verdict(void *ctx, const struct container_info *info)
 {
 	struct agent *a = ctx;
-	int err = kernel_set_cgroup_verdict(a->kernel, info->cgroup_id, verdict_flags_for(a, info));
 
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "verdict for cgroup %llu", (unsigned long long)info->cgroup_id);
+	set_verdict(a, info->cgroup_id, verdict_flags_for(a, info));
 }
 
 /* Owners, rate limit or policy changed: every container's kernel verdict again. */
@@ -1646,6 +1683,45 @@ static void refresh_kernel_counters(struct agent *a)
 	record_kernel_losses(a, c);
 }
 
+/* The in-kernel kill as /status and /metrics show it. */
+static void publish_kernel_kill_hook(struct agent *a)
+{
+	bool on = a->config->agent.enforce_in_kernel;
+
+	if (a->verdicts_off)
+		metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", false,
+				 "off: a reload or attribution rebuild failed; user space decides until a rebuild succeeds");
+	else
+		metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", on,
+				 on ? "armed per container from policy" : "off: agent.enforce_in_kernel is false");
+}
+
+/*
+ * A reload or rebuild failed: whatever the kernel holds may be an older
+ * policy's verdicts. Clear every one, loudly; user space (which runs the
+ * current config) decides each detection until attrib_rebuild succeeds,
+ * retried on every rescan tick.
+ */
+static void verdicts_fail_safe(struct agent *a, const char *why, bool refresh)
+{
+	int err = kernel_clear_cgroup_verdicts(a->kernel);
+
+	if (!a->verdicts_off) {
+		a->verdicts_off = true;
+		metrics_inc(a->metrics, METRIC_VERDICTS_CLEARED);
+		publish_kernel_kill_hook(a);
+	}
+	if (err)
+		log_errno(LOG_LEVEL_ERROR, err, "%s; clearing the kernel verdicts FAILED as well", why);
+	else
+		log_error("%s: every kernel verdict cleared; no in-kernel kill until an attribution rebuild "
+			  "succeeds (retried every %d ms); user space decides each detection meanwhile",
+			  why, AGENT_RESCAN_MS);
+	/* Known containers stay marked as containers (their pool connects are reported), nothing more. */
+	if (refresh)
+		verdicts_refresh(a);
+}
+
 static int attrib_rebuild(struct agent *a)
 {
 	const char *const *roots = (const char *const *)a->config->agent.containerd_roots;
@@ -1655,34 +1731,59 @@ static int attrib_rebuild(struct agent *a)
 		.n_containerd_roots = a->config->agent.n_containerd_roots,
 		.crio_root = a->config->agent.crio_root,
 	};
+	bool was_off = a->verdicts_off;
+	struct attrib *fresh;
 	int fd, err;
 
+	a->last_rescan_ns = monotonic_ns(); /* a failure is retried one rescan interval later */
+	/*
+	 * The new table first: when it cannot be had, the old one keeps
+	 * attributing for user space, and the kernel keeps no verdict.
+	 */
+	fresh = attrib_new(&ac);
+	if (!fresh) {
+		err = log_errno(LOG_LEVEL_ERROR, -errno, "attribution (cgroup root %s)", a->cgroup_root);
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
 	if (a->attrib) {
 		fd = attrib_watch_fd(a->attrib);
 		if (fd >= 0)
 			epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 		a->attrib = attrib_free(a->attrib);
 	}
-	a->attrib = attrib_new(&ac);
-	if (!a->attrib)
-		return log_errno(LOG_LEVEL_ERROR, -errno, "attribution");
+	a->attrib = fresh;
 	fd = attrib_watch_fd(a->attrib);
 	if (fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_attrib };
 
-		if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
-			return log_errno(LOG_LEVEL_ERROR, -errno, "epoll add inotify");
+		if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			err = log_errno(LOG_LEVEL_ERROR, -errno, "epoll add inotify");
+			verdicts_fail_safe(a, "attribution rebuild failed", true);
+			return err;
+		}
 	} else {
 		log_warn("attribution: inotify unavailable, new containers are found by the %d ms rescan",
 			 AGENT_RESCAN_MS);
 	}
+	/* No verdict of the previous policy survives a rebuild. */
 	err = kernel_clear_cgroup_verdicts(a->kernel);
-	if (err)
-		log_errno(LOG_LEVEL_WARN, err, "clearing kernel verdicts");
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "clearing kernel verdicts");
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
+	a->verdicts_off = false;
 	err = attrib_scan(a->attrib, on_container_change, a);
-	if (err)
-		return log_errno(LOG_LEVEL_ERROR, err, "cgroup scan of %s", a->cgroup_root);
 	a->last_rescan_ns = monotonic_ns();
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "cgroup scan of %s", a->cgroup_root);
+		verdicts_fail_safe(a, "attribution rebuild failed", true);
+		return err;
+	}
+	if (was_off && !a->verdicts_off)
+		log_info("attribution rebuilt: kernel verdicts armed again from the running config");
+	publish_kernel_kill_hook(a);
 	return 0;
 }
 
@@ -1771,6 +1872,55 @@ static void refresh_feed_metrics(struct agent *a)
 	metrics_set_feed(a->metrics, METRIC_F_KUBE_LISTS, ks.lists);
 }
 
+/* What a rule does under CONFIG: dry-run, or its action for real. */
+static const char *rule_mode(const struct reflex_config *c, const struct reflex_rule *r)
+{
+	if (r->dryrun == TRISTATE_TRUE || (r->dryrun == TRISTATE_UNSET && c->dryrun))
+		return "dry-run";
+	return action_kills(r->action) ? "live" : "alert-only";
+}
+
+/*
+ * The "config" audit record (DESIGN.md, Contracts): which rules, in which
+ * mode, and the command-line overrides in force, each time a config is loaded.
+ */
+static void audit_config_loaded(struct agent *a, const char *how)
+{
+	const struct reflex_config *c = a->config;
+	char overrides[512], *detail = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&detail, &len);
+	struct audit_record r = {
+		.action = "config",
+		.outcome = "loaded",
+		.dry_run = c->dryrun,
+		.reason = how,
+		.operator_ = AGENT_OPERATOR,
+		.node = c->agent.node_name,
+		.pid = -1,
+		.source = "agent",
+		.latency_us = -1,
+	};
+
+	config_overrides_describe(&a->opts.overrides, overrides, sizeof(overrides));
+	if (f) {
+		fprintf(f, "%s: dryrun %s, kernel enforcement %s, unknown owners %s; rules:", c->path,
+			c->dryrun ? "true" : "false", c->agent.enforce_in_kernel ? "on" : "off",
+			c->agent.unknown_owner == UNKNOWN_OWNER_ALLOW ? "allow" : "refuse");
+		for (size_t i = 0; i < c->n_rules; i++)
+			fprintf(f, "%s '%s' %s %s", i ? ";" : "", c->rules[i].name, action_name(c->rules[i].action),
+				rule_mode(c, &c->rules[i]));
+		fprintf(f, "; %zu exceptions; command-line overrides: %s", c->n_exceptions, overrides);
+		if (fclose(f))
+			detail = (free(detail), NULL);
+	}
+	r.detail = detail ? detail : overrides;
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	if (audit_write(a->audit, &r) < 0)
+		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
+	free(detail);
+}
+
 static void reload_config(struct agent *a)
 {
 	struct reflex_config *fresh = NULL;
@@ -1782,6 +1932,13 @@ static void reload_config(struct agent *a)
 	r = config_load(a->config->path, &fresh, err, sizeof(err));
 	if (r) {
 		log_error("reload: %s; keeping the running config", err);
+		return;
+	}
+	/* The command line wins over the file on every load, not only the first. */
+	r = config_apply_overrides(fresh, &a->opts.overrides);
+	if (r) {
+		log_errno(LOG_LEVEL_ERROR, r, "reload: command-line overrides; keeping the running config");
+		config_free(fresh);
 		return;
 	}
 	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
@@ -1803,10 +1960,12 @@ static void reload_config(struct agent *a)
 	a->ratelimit = rl;
 	a->kernel_rl_armed = kernel_rules_armed(a);
 	publish_disarmed(a);
-	log_info("reload: %s loaded (%zu rules, %zu exceptions)", fresh->path, fresh->n_rules,
-		 fresh->n_exceptions);
+	log_info("reload: %s loaded (%zu rules, %zu exceptions; command-line overrides in force: %s)", fresh->path,
+		 fresh->n_rules, fresh->n_exceptions,
+		 config_overrides_describe(&a->opts.overrides, err, sizeof(err)));
+	audit_config_loaded(a, "config reloaded");
 	if (attrib_rebuild(a))
-		log_error("reload: attribution rebuild failed; kernel kills stay off until the next rescan");
+		log_error("reload: attribution rebuild failed; in-kernel kills are off until a rebuild succeeds");
 	/*
 	 * Same lists: keep the resolver and its last good addresses, re-apply
 	 * (CIDRs and knobs may have changed). Other lists: start over.
@@ -1856,7 +2015,10 @@ static void on_tick(struct agent *a)
 			reload_config(a);
 		}
 	}
-	if (now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
+	if (a->verdicts_off && now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
+		/* Retry the rebuild that failed (sets last_rescan_ns either way). */
+		attrib_rebuild(a);
+	} else if (now - a->last_rescan_ns >= AGENT_RESCAN_MS * 1000000ULL) {
 		int err = attrib_scan(a->attrib, on_container_change, a);
 
 		if (err)
@@ -2409,6 +2571,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		err = log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
 		goto fail;
 	}
+	audit_config_loaded(a, "config loaded at start");
 	err = find_cgroup_root(a);
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "no cgroup v2 mount found in /proc/self/mountinfo "
@@ -2451,9 +2614,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 	metrics_set_hook(a->metrics, kernel_exec_hook(a->kernel), true,
 			 kernel_exec_fallback_reason(a->kernel) ? kernel_exec_fallback_reason(a->kernel)
 								: "preferred hook");
-	metrics_set_hook(a->metrics, "bpf_send_signal (in-kernel kill)", config->agent.enforce_in_kernel,
-			 config->agent.enforce_in_kernel ? "armed per container from policy"
-							 : "off: agent.enforce_in_kernel is false");
+	publish_kernel_kill_hook(a);
 	if (kernel_exec_fallback_reason(a->kernel))
 		log_warn("kernel: exec hook %s (fallback: %s)", kernel_exec_hook(a->kernel),
 			 kernel_exec_fallback_reason(a->kernel));

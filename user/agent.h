@@ -12,6 +12,8 @@
 
 struct agent_opts {
 	const char *config_path;
+	/* Command-line overrides: applied again after every reload. */
+	struct config_overrides overrides;
 	bool force_raw_tp;         /* behave as on a kernel without tp_btf (tests) */
 	bool force_cgroup_v1_kill; /* behave as on a kernel without cgroup.kill (tests) */
 };

@@ -161,4 +161,28 @@ struct reflex_config *config_free(struct reflex_config *config);
 
 const struct reflex_rule *config_find_rule(const struct reflex_config *config, const char *name);
 
+/*
+ * reflexd's command-line options that override config keys. They are applied
+ * after every load, the first and each reload: a reload never undoes them.
+ * Strings are borrowed (argv) and must outlive every load.
+ */
+struct config_overrides {
+	const char *node, *metrics_address, *audit_log, *cgroup_root, *crio_root;
+	const char *unknown_owner; /* "allow" or "refuse" */
+	const char *log_level;
+	const char *containerd_roots[8];
+	size_t n_containerd_roots;
+	bool dry_run;           /* every rule dry-run, whatever the file says (also a rule's dryrun: false) */
+	bool no_kernel_enforce;
+	bool no_exec_deny;
+};
+
+/* Applies O to CONFIG. 0, or -ENOMEM (CONFIG is then partly overridden: free it). */
+int config_apply_overrides(struct reflex_config *config, const struct config_overrides *o);
+/*
+ * The overrides in force as command-line words ("--dry-run --unknown-owner
+ * refuse"), "none" when there are none; truncated to SIZE. Returns BUF.
+ */
+char *config_overrides_describe(const struct config_overrides *o, char *buf, size_t size);
+
 #endif

@@ -50,6 +50,9 @@ static const struct metric_def counter_defs[] = {
 				  "Audit records that could not be written." },
 	[METRIC_REPORTS_LOST] = { "reflex_reports_lost_total", NULL, "reports_lost",
 				  "Reports to the controller not spooled (disk full) or dropped past the spool bound." },
+	[METRIC_VERDICTS_CLEARED] = { "reflex_kernel_verdicts_cleared_total", NULL, "kernel_verdicts_cleared",
+				      "Times a failed reload or attribution rebuild cleared every kernel verdict "
+				      "(user space decides until a rebuild succeeds)." },
 };
 
 static const struct metric_def kernel_defs[] = {

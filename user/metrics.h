@@ -24,6 +24,7 @@ enum metric_counter {
 	METRIC_AUDIT_ERRORS,        /* audit record could not be written */
 	METRIC_REPORTS_LOST,        /* reports not spooled (disk full) or dropped past the spool bound */
 	METRIC_EVENTS_CONNECT,      /* pool connect / Stratum events received from the kernel */
+	METRIC_VERDICTS_CLEARED,    /* a failed reload or attribution rebuild cleared every kernel verdict */
 	METRIC_COUNTER_MAX,
 };
 

@@ -77,13 +77,6 @@ static const struct option options[] = {
 	{ 0 },
 };
 
-struct overrides {
-	const char *node, *metrics_address, *audit_log, *cgroup_root, *crio_root;
-	const char *unknown_owner, *log_level;
-	const char *containerd_roots[8];
-	size_t n_containerd_roots;
-	bool dry_run, no_kernel_enforce, no_exec_deny, verbose;
-};
 
 static bool verbose_libbpf;
 
@@ -111,61 +104,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int replace_str(char **field, const char *value)
-{
-	char *copy = strdup(value);
-
-	if (!copy)
-		return -ENOMEM;
-	free(*field);
-	*field = copy;
-	return 0;
-}
-
-static int apply_overrides(struct reflex_config *c, const struct overrides *o)
-{
-	int err = 0;
-
-	if (o->dry_run)
-		c->dryrun = true;
-	if (o->no_kernel_enforce)
-		c->agent.enforce_in_kernel = false;
-	if (o->no_exec_deny)
-		c->agent.deny_exec_in_kernel = false;
-	if (o->node)
-		err = err ?: replace_str(&c->agent.node_name, o->node);
-	if (o->metrics_address)
-		err = err ?: replace_str(&c->agent.metrics_address, o->metrics_address);
-	if (o->audit_log)
-		err = err ?: replace_str(&c->agent.audit_log, o->audit_log);
-	if (o->cgroup_root)
-		err = err ?: replace_str(&c->agent.cgroup_root, o->cgroup_root);
-	if (o->crio_root)
-		err = err ?: replace_str(&c->agent.crio_root, o->crio_root);
-	if (o->log_level)
-		err = err ?: replace_str(&c->agent.log_level, o->log_level);
-	if (o->unknown_owner)
-		c->agent.unknown_owner = strcmp(o->unknown_owner, "allow") == 0 ? UNKNOWN_OWNER_ALLOW
-										  : UNKNOWN_OWNER_REFUSE;
-	if (o->n_containerd_roots) {
-		char **roots = calloc(o->n_containerd_roots, sizeof(*roots));
-
-		if (!roots)
-			return -ENOMEM;
-		for (size_t i = 0; i < o->n_containerd_roots; i++) {
-			roots[i] = strdup(o->containerd_roots[i]);
-			if (!roots[i])
-				err = -ENOMEM;
-		}
-		for (size_t i = 0; i < c->agent.n_containerd_roots; i++)
-			free(c->agent.containerd_roots[i]);
-		free(c->agent.containerd_roots);
-		c->agent.containerd_roots = roots;
-		c->agent.n_containerd_roots = o->n_containerd_roots;
-	}
-	return err;
-}
-
 static int level_from_name(const char *name, enum log_level *ret)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
@@ -182,7 +120,9 @@ static int level_from_name(const char *name, enum log_level *ret)
 int main(int argc, char **argv)
 {
 	struct agent_opts aopts = { .config_path = DEFAULT_CONFIG };
-	struct overrides o = { 0 };
+	struct config_overrides o = { 0 };
+	bool verbose = false;
+	char words[512];
 	struct reflex_config *config = NULL;
 	struct agent *agent = NULL;
 	enum log_level level;
@@ -247,7 +187,7 @@ int main(int argc, char **argv)
 			aopts.force_cgroup_v1_kill = true;
 			break;
 		case 'v':
-			o.verbose = true;
+			verbose = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -270,7 +210,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reflexd: %s\n", err_msg);
 		return 1;
 	}
-	err = apply_overrides(config, &o);
+	err = config_apply_overrides(config, &o);
 	if (err) {
 		fprintf(stderr, "reflexd: %s\n", strerror(-err));
 		config_free(config);
@@ -278,10 +218,10 @@ int main(int argc, char **argv)
 	}
 	if (level_from_name(config->agent.log_level, &level))
 		level = LOG_LEVEL_INFO;
-	if (o.verbose)
+	if (verbose)
 		level = LOG_LEVEL_DEBUG;
 	log_set_level(level);
-	verbose_libbpf = o.verbose;
+	verbose_libbpf = verbose;
 	libbpf_set_print(libbpf_print);
 
 	/* Audit lines go to stdout; line-buffer it so a pipe sees each at once. */
@@ -289,6 +229,9 @@ int main(int argc, char **argv)
 	log_info("reflexd %s starting: config %s, node %s, dryrun %s, kernel enforcement %s",
 		 REFLEX_VERSION, config->path, config->agent.node_name, config->dryrun ? "on" : "off",
 		 config->agent.enforce_in_kernel ? "on" : "off");
+	log_info("command-line overrides in force (kept on every reload): %s",
+		 config_overrides_describe(&o, words, sizeof(words)));
+	aopts.overrides = o;
 	err = agent_start(config, &aopts, &agent);
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "reflexd could not start");

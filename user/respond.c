@@ -162,8 +162,13 @@ int respond_check_identity(const char *cgroup_root, int pidfd, const struct proc
 	err = respond_proc_start_ticks(id->pid, &ticks);
 	if (err)
 		return err;
-	if (ticks != id->start_boottime_ns / (1000000000ULL / (uint64_t)hz))
+	if (id->start_boottime_ns) {
+		if (ticks != id->start_boottime_ns / (1000000000ULL / (uint64_t)hz))
+			return -ESTALE;
+	} else if (!id->not_after_boottime_ns || ticks > id->not_after_boottime_ns / (1000000000ULL / (uint64_t)hz)) {
+		/* No start time: only a process already running at the event can be its process. */
 		return -ESTALE;
+	}
 	/*
 	 * The /proc reads went by number. The pidfd is alive, so the number
 	 * still belongs to the process it pins: what we read was about it.

@@ -13,8 +13,16 @@
 /* The process an event named, as the kernel saw it. */
 struct process_identity {
 	pid_t pid;
-	uint64_t start_boottime_ns; /* task->start_boottime */
+	uint64_t start_boottime_ns; /* task->start_boottime; 0: the event carried none */
 	uint64_t cgroup_id;         /* cgroup v2 id at the event */
+	/*
+	 * When start_boottime_ns is 0 (connect and Stratum events on kernels
+	 * whose sock_addr programs cannot read the task): the CLOCK_BOOTTIME
+	 * instant of the event. The process must have started by then (to the
+	 * tick /proc counts in); one born after the event is never the process
+	 * of the event. Both 0: nothing proves identity, -ESTALE.
+	 */
+	uint64_t not_after_boottime_ns;
 };
 
 /*

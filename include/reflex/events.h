@@ -31,6 +31,26 @@ enum reflex_exec_flag {
 	REFLEX_EXEC_STRATUM_ARGV = 1 << 4,  /* an argument holds stratum+tcp:// (or +ssl, stratum2+) */
 };
 
+/*
+ * One exec, one rule. An exec may be several kinds at once (a dropped miner
+ * started with stratum+tcp:// in argv); it is judged under exactly one, in
+ * this precedence, the same in the kernel (which verdict bit may kill) and in
+ * reflexd (which rule it audits and charges to the rate limit): a Stratum URL
+ * in argv, then fileless, then upper layer. The most specific sign of abuse
+ * first, so an exception made for benign upper-layer execs (apk add) never
+ * spares a miner. Returns one REFLEX_EXEC_* kind bit, 0 for none.
+ */
+static inline __u32 reflex_exec_rule_kind(__u32 flags)
+{
+	if (flags & REFLEX_EXEC_STRATUM_ARGV)
+		return REFLEX_EXEC_STRATUM_ARGV;
+	if (flags & REFLEX_EXEC_FILELESS)
+		return REFLEX_EXEC_FILELESS;
+	if (flags & REFLEX_EXEC_UPPER_LAYER)
+		return REFLEX_EXEC_UPPER_LAYER;
+	return 0;
+}
+
 /* Bytes of the argument area the exec program scans for "stratum". */
 #define REFLEX_ARGS_SCAN 1024
 #define REFLEX_ARGS_LEN 256
@@ -66,6 +86,8 @@ struct reflex_exec_event {
 	char filename[REFLEX_PATH_LEN]; /* bprm->filename: what execve() was given */
 	char exe_path[REFLEX_PATH_LEN]; /* exe path inside its filesystem (dentry walk) */
 	char args[REFLEX_ARGS_LEN];     /* start of argv, NUL-separated, when flags say STRATUM_ARGV */
+	__u32 rule_kind;      /* reflex_exec_rule_kind(flags): the one rule the kernel judged it under */
+	__u32 pad2;
 };
 
 /* Which hook saw a pool connection. */
@@ -151,6 +173,21 @@ enum reflex_cgroup_verdict_flag {
 	REFLEX_VERDICT_DROP_STRATUM = 1 << 6,       /* drop a Stratum handshake and what follows */
 };
 
+/* The verdict bit that lets the kernel kill an exec of KIND (reflex_exec_rule_kind). */
+static inline __u32 reflex_exec_kill_verdict(__u32 kind)
+{
+	switch (kind) {
+	case REFLEX_EXEC_STRATUM_ARGV:
+		return REFLEX_VERDICT_KILL_STRATUM_EXEC;
+	case REFLEX_EXEC_FILELESS:
+		return REFLEX_VERDICT_KILL_FILELESS_EXEC;
+	case REFLEX_EXEC_UPPER_LAYER:
+		return REFLEX_VERDICT_KILL_UPPER_EXEC;
+	default:
+		return 0;
+	}
+}
+
 /* Per-socket state of a container TCP connection whose first payload is inspected. */
 enum reflex_stratum_state {
 	REFLEX_STRATUM_WATCH = 1, /* first payload not seen yet */
@@ -203,7 +240,7 @@ enum reflex_kernel_counter {
 
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct reflex_event_header) == 16, "header layout");
-_Static_assert(sizeof(struct reflex_exec_event) == 16 + 24 + 24 + 16 + 512 + 256, "exec event layout");
+_Static_assert(sizeof(struct reflex_exec_event) == 16 + 24 + 24 + 16 + 512 + 256 + 8, "exec event layout");
 _Static_assert(__builtin_offsetof(struct reflex_exec_event, comm) == 64, "exec event comm offset");
 _Static_assert(sizeof(struct reflex_cgroup_verdict) == 8, "verdict layout");
 _Static_assert(sizeof(struct reflex_connect_event) == 16 + 16 + 20 + 12 + 16 + 16, "connect event layout");

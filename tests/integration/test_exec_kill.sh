@@ -321,6 +321,105 @@ t_capabilities_dropped_after_load() {
 		rx_fail "histogram +Inf bucket wrong"
 }
 
+# Command-line overrides are re-applied on every reload: --dry-run on a
+# "dryrun: false" file stays in force after the file changes on disk.
+t_dry_run_flag_survives_reload() {
+	trap teardown EXIT
+	setup_agent_and_container dr1 shop kill_process false "" --dry-run --unknown-owner allow
+	rx_wait_for rx_audit_has action=config outcome=loaded dry_run=true ||
+		{ rx_audit_show; rx_fail "no config record at start"; }
+	echo "# touched by the test" >>"$RX_TMP/agent.yaml"
+	rx_wait_for grep -q 'reload: .* loaded .*overrides in force: --dry-run --unknown-owner allow' \
+		"$RX_TMP/agent/stderr" || rx_fail "no reload, or its log line does not name the overrides"
+	[ "$(rx_audit_count action=config outcome=loaded dry_run=true)" -eq 2 ] ||
+		{ rx_audit_show; rx_fail "want a config record at start and one at the reload, both dry-run"; }
+	python3 - "$RX_TMP/agent/stdout" <<'PY' || { rx_audit_show; rx_fail "config record lacks rules, modes or overrides"; }
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+last = [r for r in recs if r.get("action") == "config"][-1]
+d = last["detail"]
+assert "'Drop and execute new binary in container' kill_process dry-run" in d, d
+assert "command-line overrides: --dry-run --unknown-owner allow" in d, d
+PY
+	local pid
+	pid=$(rx_ctr_exec_bg dr1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=dry_run dry_run=true exe_path=/tmp/dropped rule="$RX_EXEC_RULE" ||
+		{ rx_audit_show; rx_fail "no dry-run record after the reload"; }
+	rx_wait_for test -e "$(marker dr1 m1)" || rx_fail "the dropped binary never ran: killed after the reload"
+	kill -0 "$pid" || rx_fail "--dry-run lost at reload: the dropped binary was killed"
+	[ "$(rx_audit_count outcome=killed)" -eq 0 ] || { rx_audit_show; rx_fail "something was killed under --dry-run"; }
+}
+
+# A reload whose attribution rebuild fails leaves no verdict of the old policy
+# in the kernel: the agent watches its own cgroup2 mount, the test unmounts it
+# (a real failure: the root is no longer a cgroup2 filesystem), the reload
+# fails, the kernel stops killing and user space decides (pidfd kill); once
+# the mount is back the retried rebuild arms the kernel again.
+t_failed_rebuild_clears_kernel_verdicts() {
+	local cg=$RX_TMP/cg2
+	mkdir -p "$cg"
+	mount -t cgroup2 none "$cg" || rx_fail "cannot mount a second cgroup2 view"
+	trap 'umount -l "$RX_TMP/cg2" 2>/dev/null; teardown' EXIT
+	setup_agent_and_container rb1 shop kill_process false "" --cgroup-root "$cg"
+	local rc=0 pid
+	rx_ctr_exec rb1 /tmp/dropped /tmp/m1 sleep || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "before: exit $rc, want 137 (kernel kill)"
+	rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped || { rx_audit_show; rx_fail "no kernel kill before"; }
+	umount -l "$cg"
+	pid=$(cat "$RX_TMP/agent/pid")
+	kill -HUP "$pid"
+	rx_wait_for grep -q 'attribution rebuild failed: every kernel verdict cleared' "$RX_TMP/agent/stderr" ||
+		{ tail -20 "$RX_TMP/agent/stderr" >&2; rx_fail "the failed rebuild did not say it cleared the verdicts"; }
+	grep -q '^reflex_kernel_verdicts_cleared_total 1$' <<<"$(curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics")" ||
+		rx_fail "metric reflex_kernel_verdicts_cleared_total is not 1"
+	# The kernel no longer kills: user space decides and kills (pidfd).
+	rx_ctr_drop rb1 "$DROPPER" /tmp/dropped2
+	rx_ctr_exec rb1 /tmp/dropped2 /tmp/m2 sleep || true
+	rx_audit_wait outcome=killed exe_path=/tmp/dropped2 || { rx_audit_show; rx_fail "no record of the second dropped binary"; }
+	[ "$(rx_audit_count exe_path=/tmp/dropped2 kill_mode=kernel)" -eq 0 ] ||
+		{ rx_audit_show; rx_fail "kernel still killed at exec after the failed rebuild: an old verdict stayed armed"; }
+	rx_audit_has outcome=killed kill_mode=pidfd exe_path=/tmp/dropped2 ||
+		{ rx_audit_show; rx_fail "user space did not decide and kill after the failed rebuild"; }
+	# Back: the rebuild is retried on the rescan tick and arms the kernel again.
+	mount -t cgroup2 none "$cg" || rx_fail "remount"
+	RX_WAIT_MS=15000 rx_wait_for grep -q 'attribution rebuilt: kernel verdicts armed again' "$RX_TMP/agent/stderr" ||
+		rx_fail "the rebuild was not retried"
+	rx_ctr_drop rb1 "$DROPPER" /tmp/dropped3
+	rc=0
+	rx_ctr_exec rb1 /tmp/dropped3 /tmp/m3 sleep || rc=$?
+	[ "$rc" -eq 137 ] && [ ! -e "$(marker rb1 m3)" ] || rx_fail "after the rebuild: exit $rc, want a kernel kill"
+	rx_audit_wait outcome=killed kill_mode=kernel exe_path=/tmp/dropped3 || { rx_audit_show; rx_fail "no kernel kill after"; }
+}
+
+# One exec, one rule: a dropped binary started with a Stratum URL is judged
+# under the Stratum rule alone (events.h precedence), in the kernel and in the
+# audit. The exec rule's exception spares the same binary without the URL.
+t_stratum_argv_in_dropped_binary_one_rule() {
+	trap teardown EXIT
+	local exc="exceptions:
+  - rule: $RX_EXEC_RULE
+    namespace: shop
+    exe_path: /tmp/drop*"
+	setup_agent_and_container sr1 shop kill_process false "$exc"
+	local pid rc=0
+	pid=$(rx_ctr_exec_bg sr1 /tmp/dropped /tmp/m1 sleep)
+	rx_audit_wait outcome=excepted rule="$RX_EXEC_RULE" exe_path=/tmp/dropped || { rx_audit_show; rx_fail "exception not applied"; }
+	rx_wait_for test -e "$(marker sr1 m1)" || rx_fail "excepted binary did not run"
+	kill -0 "$pid" || rx_fail "excepted binary was killed"
+	rx_ctr_exec sr1 /tmp/dropped /tmp/m2 sleep stratum+tcp://pool.example.com:3333 || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "dropped miner exit status $rc, want 137 (killed under the Stratum rule)"
+	rx_audit_wait outcome=killed rule="$RX_STRATUM_RULE" exe_path=/tmp/dropped ||
+		{ rx_audit_show; rx_fail "the kill is not audited under the Stratum rule"; }
+	# Where the verdict was armed in time, the kernel's kill is the one audited (never a second one).
+	if [ ! -e "$(marker sr1 m2)" ]; then
+		rx_audit_has outcome=killed kill_mode=kernel rule="$RX_STRATUM_RULE" ||
+			{ rx_audit_show; rx_fail "killed before its first instruction, but not audited as the kernel's kill"; }
+	fi
+	[ "$(rx_audit_count rule="$RX_EXEC_RULE")" -eq 1 ] ||
+		{ rx_audit_show; rx_fail "the miner's exec was (also) audited under the exec rule"; }
+	! grep -q 'verdict map out of step' "$RX_TMP/agent/stderr" || rx_fail "kernel and user space judged different rules"
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -339,3 +438,6 @@ rx_test bad_config_fails_loudly t_bad_config_fails_loudly
 rx_test exec_refused_before_start_or_killed_at_exec t_exec_refused_before_start_or_killed_at_exec
 rx_test exec_refusal_and_kill_container t_exec_refusal_and_kill_container
 rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load
+rx_test dry_run_flag_survives_reload t_dry_run_flag_survives_reload
+rx_test failed_rebuild_clears_kernel_verdicts t_failed_rebuild_clears_kernel_verdicts
+rx_test stratum_argv_in_dropped_binary_one_rule t_stratum_argv_in_dropped_binary_one_rule

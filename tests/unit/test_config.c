@@ -868,6 +868,68 @@ static void test_find_rule(void **state)
 	assert_null(config_free(NULL));
 }
 
+/* Command-line overrides: the same result on every load of the same file (a reload re-applies them). */
+static void test_overrides(void **state)
+{
+	static const char text[] = "dryrun: false\n"
+				   "rules:\n"
+				   "  - {name: a, action: kill_process, dryrun: false}\n"
+				   "  - {name: b, action: kill_container}\n"
+				   "agent:\n"
+				   "  enforce_in_kernel: true\n"
+				   "  deny_exec_in_kernel: true\n"
+				   "  unknown_owner: allow\n"
+				   "  node_name: from-file\n"
+				   "  containerd_roots: [/file/a, /file/b, /file/c]\n";
+	struct config_overrides none = { 0 }, o = {
+		.dry_run = true,
+		.no_kernel_enforce = true,
+		.no_exec_deny = true,
+		.unknown_owner = "refuse",
+		.node = "cli-node",
+		.crio_root = "/cli/crio",
+		.containerd_roots = { "/cli/containerd" },
+		.n_containerd_roots = 1,
+	};
+	char words[512];
+	(void)state;
+
+	for (int load = 0; load < 2; load++) {
+		struct reflex_config *c = parse_ok(text);
+
+		assert_int_equal(config_apply_overrides(c, &o), 0);
+		assert_true(c->dryrun);
+		/* --dry-run kills nothing: a rule's own dryrun: false does not win. */
+		assert_int_not_equal(c->rules[0].dryrun, TRISTATE_FALSE);
+		assert_false(c->agent.enforce_in_kernel);
+		assert_false(c->agent.deny_exec_in_kernel);
+		assert_int_equal(c->agent.unknown_owner, UNKNOWN_OWNER_REFUSE);
+		assert_string_equal(c->agent.node_name, "cli-node");
+		assert_string_equal(c->agent.crio_root, "/cli/crio");
+		assert_int_equal(c->agent.n_containerd_roots, 1);
+		assert_string_equal(c->agent.containerd_roots[0], "/cli/containerd");
+		config_free(c);
+	}
+	/* No overrides: the file as written. */
+	{
+		struct reflex_config *c = parse_ok(text);
+
+		assert_int_equal(config_apply_overrides(c, &none), 0);
+		assert_false(c->dryrun);
+		assert_int_equal(c->rules[0].dryrun, TRISTATE_FALSE);
+		assert_true(c->agent.enforce_in_kernel);
+		assert_int_equal(c->agent.unknown_owner, UNKNOWN_OWNER_ALLOW);
+		assert_int_equal(c->agent.n_containerd_roots, 3);
+		config_free(c);
+	}
+	assert_string_equal(config_overrides_describe(&none, words, sizeof(words)), "none");
+	assert_string_equal(config_overrides_describe(&o, words, sizeof(words)),
+			    "--dry-run --no-kernel-enforce --no-exec-deny --unknown-owner refuse --node cli-node "
+			    "--containerd-root /cli/containerd --crio-root /cli/crio");
+	/* Truncated, still a terminated string. */
+	assert_string_equal(config_overrides_describe(&o, words, 12), "--dry-run -");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_find_rule),
+		cmocka_unit_test(test_overrides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

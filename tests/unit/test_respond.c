@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -281,6 +282,57 @@ static void test_cgroup_id_by_pidfd_and_by_proc_agree(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static uint64_t boottime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * An event without a start time (connect on kernels whose sock_addr programs
+ * cannot read the task): a real process born after the event is never
+ * signalled; one that was running at the event is.
+ */
+static void test_no_start_time_needs_a_process_older_than_the_event(void **state)
+{
+	uint64_t tick = 1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK), event, deadline, start;
+	struct process_identity id;
+	int pidfd = -1, status;
+	pid_t before, after;
+
+	(void)state;
+	before = spawn_sleeper();
+	/* The event: in a later /proc tick than BEFORE's start (a bounded wait for the tick to turn). */
+	assert_int_equal(respond_proc_start_ticks(before, &start), 0);
+	deadline = boottime_ns() + 2000000000ULL;
+	while (boottime_ns() / tick <= start)
+		assert_true(boottime_ns() < deadline);
+	event = boottime_ns();
+	/* The stranger: started in a tick after the event's. */
+	while (boottime_ns() / tick == event / tick)
+		assert_true(boottime_ns() < deadline);
+	after = spawn_sleeper();
+
+	id = (struct process_identity){ .pid = after, .cgroup_id = cgroup_id_of(after), .not_after_boottime_ns = event };
+	assert_int_equal(respond_kill_process(cgroup_root, &id, &pidfd), -ESTALE);
+	assert_int_equal(pidfd, -1);
+	assert_true(alive(after));
+	/* Neither a start time nor an event time: nothing proves identity. */
+	id.not_after_boottime_ns = 0;
+	assert_int_equal(respond_kill_process(cgroup_root, &id, &pidfd), -ESTALE);
+	assert_true(alive(after));
+
+	id = (struct process_identity){ .pid = before, .cgroup_id = cgroup_id_of(before), .not_after_boottime_ns = event };
+	assert_int_equal(respond_kill_process(cgroup_root, &id, &pidfd), 0);
+	assert_true(pidfd >= 0);
+	assert_int_equal(waitpid(before, &status, 0), before);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(pidfd);
+	reap(after);
+}
+
 static int setup(void **state)
 {
 	char *text = NULL;
@@ -318,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_never_pid_1),
 		cmocka_unit_test(test_cgroup_kill_empties_a_real_cgroup),
 		cmocka_unit_test(test_cgroup_id_by_pidfd_and_by_proc_agree),
+		cmocka_unit_test(test_no_start_time_needs_a_process_older_than_the_event),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
