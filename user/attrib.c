@@ -363,7 +363,8 @@ out_close:
 
 enum meta_outcome { META_FOUND, META_ABSENT, META_FINAL, META_RETRY };
 
-static enum meta_outcome meta_from_file(const char *path, struct pod_meta *ret)
+/* RUNTIME: whose state directory PATH is in; only that runtime's keys are read. */
+static enum meta_outcome meta_from_file(const char *path, enum container_runtime runtime, struct pod_meta *ret)
 {
 	size_t len = 0;
 	char *text = NULL;
@@ -377,7 +378,7 @@ static enum meta_outcome meta_from_file(const char *path, struct pod_meta *ret)
 		return META_FINAL;
 	if (err)
 		return META_RETRY;
-	err = pod_meta_from_oci_config(text, len, ret);
+	err = pod_meta_from_runtime_config(text, len, runtime, ret);
 	free(text);
 	if (!err)
 		return META_FOUND;
@@ -401,6 +402,17 @@ static int read_meta(const struct attrib *a, const struct container_ref *ref, st
 	/* The id is the only part of the path that comes from outside: it must be 64 hex. */
 	if (!container_id_valid(ref->id))
 		return -ENODATA;
+	/*
+	 * cri-dockerd's labels live in docker's config.v2.json: not read. Said
+	 * once per container (metadata is final after this): its pod stays
+	 * unknown, and policy treats it so.
+	 */
+	if (ref->runtime == RUNTIME_DOCKER) {
+		log_warn("attribution: docker container %.12s: pod metadata of docker (cri-dockerd) containers is not "
+			 "read; namespace and pod unknown",
+			 ref->id);
+		return -ENODATA;
+	}
 	for (size_t i = 0; i <= a->n_containerd_roots; i++) {
 		bool crio = i == a->n_containerd_roots;
 		enum meta_outcome o;
@@ -417,7 +429,7 @@ static int read_meta(const struct attrib *a, const struct container_ref *ref, st
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
 		any_candidate = true;
-		o = meta_from_file(path, ret);
+		o = meta_from_file(path, crio ? RUNTIME_CRIO : RUNTIME_CONTAINERD, ret);
 		if (o == META_FOUND)
 			return 0;
 		any_final |= o == META_FINAL;

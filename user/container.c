@@ -466,14 +466,42 @@ struct key_set {
 	const char *name, *ns, *uid, *cname, *ctype, *image;
 };
 
-static const struct key_set key_sets[] = {
-	/* containerd's CRI plugin */
-	{ "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid",
-	  "io.kubernetes.cri.container-name", "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name" },
-	/* CRI-O */
-	{ "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
-	  "io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName" },
+/*
+ * Each runtime's own keys, which it writes over whatever a pod author put in
+ * the pod's annotations (both runtimes copy those into config.json too).
+ * Only the container's own runtime's keys are read: a pod author's
+ * io.kubernetes.cri.sandbox-namespace on a CRI-O pod names nothing.
+ */
+static const struct key_set containerd_keys = {
+	"io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid",
+	"io.kubernetes.cri.container-name", "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name",
 };
+static const struct key_set crio_keys = {
+	"io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
+	"io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName",
+};
+
+/* containerd's CRI plugin marks every container it makes. */
+static bool containerd_marked(json_t *ann)
+{
+	return json_object_get(ann, "io.kubernetes.cri.container-type") ||
+	       json_object_get(ann, "io.kubernetes.cri.sandbox-id");
+}
+
+/* CRI-O's own io.kubernetes.cri-o.* keys, or its manager mark. */
+static bool crio_marked(json_t *ann)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(ann, key, v) {
+		if (!strncmp(key, "io.kubernetes.cri-o.", strlen("io.kubernetes.cri-o.")))
+			return true;
+		if (!strcmp(key, "io.container.manager") && json_is_string(v) && !strcmp(json_string_value(v), "cri-o"))
+			return true;
+	}
+	return false;
+}
 
 /* 0 filled, -ENODATA when this runtime's name/namespace pair is absent, -EINVAL. */
 static int meta_from_keys(json_t *ann, const struct key_set *k, struct pod_meta *m)
@@ -500,15 +528,20 @@ static int meta_from_keys(json_t *ann, const struct key_set *k, struct pod_meta 
 	return 0;
 }
 
-int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
+int pod_meta_from_runtime_config(const char *json, size_t len, enum container_runtime runtime,
+				 struct pod_meta *ret)
 {
 	struct pod_meta m;
 	json_error_t jerr;
 	json_t *root, *ann;
+	bool by_containerd, by_crio;
 	int err = -ENODATA;
 
 	if (!json || !ret)
 		return -EINVAL;
+	/* Docker (cri-dockerd) keeps its labels in config.v2.json, another shape: not read here. */
+	if (runtime == RUNTIME_DOCKER)
+		return -EPROTONOSUPPORT;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return -EINVAL;
@@ -523,14 +556,27 @@ int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
 		err = -EINVAL;
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(key_sets) / sizeof(key_sets[0]); i++) {
-		err = meta_from_keys(ann, &key_sets[i], &m);
-		if (err != -ENODATA)
-			break;
+	if (runtime == RUNTIME_UNKNOWN) {
+		/* Nothing says whose file this is: its marks must, and only one runtime's. */
+		by_containerd = containerd_marked(ann);
+		by_crio = crio_marked(ann);
+		if (by_containerd && by_crio) {
+			err = -EINVAL;
+			goto out;
+		}
+		if (!by_containerd && !by_crio)
+			goto out;
+		runtime = by_crio ? RUNTIME_CRIO : RUNTIME_CONTAINERD;
 	}
+	err = meta_from_keys(ann, runtime == RUNTIME_CRIO ? &crio_keys : &containerd_keys, &m);
 	if (!err)
 		*ret = m;
 out:
 	json_decref(root);
 	return err;
+}
+
+int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
+{
+	return pod_meta_from_runtime_config(json, len, RUNTIME_UNKNOWN, ret);
 }

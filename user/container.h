@@ -69,16 +69,26 @@ struct pod_meta {
 };
 
 /*
- * Pod metadata from an OCI config.json text: containerd's
- * io.kubernetes.cri.sandbox-name/-namespace/-uid, container-name,
- * container-type, image-name; CRI-O's io.kubernetes.pod.name/.namespace/.uid,
- * io.kubernetes.container.name, io.kubernetes.cri-o.ImageName. Returns 0
- * when at least pod name and namespace were found, -ENODATA when the
- * annotations are not there, -EINVAL for malformed JSON, wrong types, values
- * that do not fit (never truncated) or that Kubernetes would not allow
- * (namespace and container name: DNS label; pod name: DNS subdomain; uid:
- * UUID or 32 hex; image: printable ASCII without spaces).
+ * Pod metadata from an OCI config.json text, read from RUNTIME's own keys
+ * only (pod authors' annotations are copied into the same object):
+ * containerd's io.kubernetes.cri.sandbox-name/-namespace/-uid,
+ * container-name, container-type, image-name; CRI-O's
+ * io.kubernetes.pod.name/.namespace/.uid, io.kubernetes.container.name,
+ * io.kubernetes.cri-o.ImageName. RUNTIME is where the file was found;
+ * RUNTIME_UNKNOWN: the runtime's marks decide (containerd:
+ * io.kubernetes.cri.container-type or sandbox-id; CRI-O: an
+ * io.kubernetes.cri-o.* key or io.container.manager "cri-o"), and marks of
+ * both runtimes are refused (-EINVAL). Returns 0 when at least pod name and
+ * namespace were found, -ENODATA when the annotations are not there,
+ * -EPROTONOSUPPORT for RUNTIME_DOCKER (cri-dockerd: not read), -EINVAL for
+ * malformed JSON, wrong types, values that do not fit (never truncated) or
+ * that Kubernetes would not allow (namespace and container name: DNS label;
+ * pod name: DNS subdomain; uid: UUID or 32 hex; image: printable ASCII
+ * without spaces).
  */
+int pod_meta_from_runtime_config(const char *json, size_t len, enum container_runtime runtime,
+				 struct pod_meta *ret);
+/* pod_meta_from_runtime_config with RUNTIME_UNKNOWN. */
 int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret);
 
 /* Valid 64-hex container id (the only thing ever put into a runtime path). */
