@@ -280,7 +280,7 @@ enum pod_kind { POD_NONE, POD_SYSTEMD, POD_CGROUPFS };
  * Does component c name a container, given what its parent is? *kube says
  * whether it is a pod's container (and then ret->pod_uid is the parent's).
  */
-static bool container_comp(struct comp c, struct comp parent, enum pod_kind parent_pod,
+static bool container_comp(struct comp c, enum pod_kind parent_pod,
 			   struct container_ref *ret, bool *kube)
 {
 	static const struct {
@@ -304,22 +304,30 @@ static bool container_comp(struct comp c, struct comp parent, enum pod_kind pare
 		*kube = parent_pod != POD_NONE;
 		return true;
 	}
-	/* Plain docker, cgroupfs driver: /docker/<id>. */
-	if (comp_is(parent, "docker") && id_between(c, "", "", ret->id)) {
-		ret->runtime = RUNTIME_DOCKER;
-		*kube = false;
-		return true;
-	}
 	return false;
+}
+
+/* The root of kubelet's pod hierarchy: kubepods (cgroupfs) or kubepods.slice (systemd, kind's kubelet-kubepods.slice). */
+static bool kubepods_root(struct comp c)
+{
+	return comp_is(c, "kubepods") || comp_is(c, "kubepods.slice") ||
+	       (c.len > strlen("-kubepods.slice") && comp_ends(c, "-kubepods.slice"));
+}
+
+/* kubelet's --cgroup-root parents seen in practice: kind's /kubelet(.slice), k3s's /k3s. */
+static bool kubelet_cgroup_root(struct comp c)
+{
+	return comp_is(c, "kubelet") || comp_is(c, "kubelet.slice") || comp_is(c, "k3s");
 }
 
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret)
 {
-	struct container_ref kube_ref = { .scope_len = 0 }, other_ref = { .scope_len = 0 };
+	struct container_ref kube_ref = { .scope_len = 0 };
 	struct comp gp = { NULL, 0 }, parent = { NULL, 0 };
 	enum pod_kind parent_pod = POD_NONE;
 	char parent_uid[37] = "";
-	bool have_kube = false, have_other = false;
+	bool have_kube = false, under_kubelet_root = false;
+	long idx = -1, root_idx = -1;
 	const char *p;
 
 	if (!cgroup_path || !ret)
@@ -339,43 +347,43 @@ int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref
 		while (*p && *p != '/')
 			p++;
 		c.len = (size_t)(p - c.s);
+		idx++;
 		/* Never let a path that climbs name anything. */
 		if (comp_is(c, ".") || comp_is(c, ".."))
 			return -EINVAL;
 		if (have_kube)
 			continue; /* below the container: crun's "container" and the like */
 
-		if (container_comp(c, parent, parent_pod, &r, &kube)) {
+		/*
+		 * Only kubelet's pod hierarchy holds containers: its kubepods root
+		 * right under the cgroup root (or under kubelet's --cgroup-root
+		 * parent), a pod one or two levels below it, the container in the
+		 * pod. A scope named like a container anywhere else is not one.
+		 */
+		if (root_idx < 0) {
+			if ((idx == 0 || (idx == 1 && under_kubelet_root)) && kubepods_root(c))
+				root_idx = idx;
+			else if (idx == 0 && kubelet_cgroup_root(c))
+				under_kubelet_root = true;
+		} else if (parent_pod != POD_NONE && container_comp(c, parent_pod, &r, &kube) && kube) {
 			r.scope_len = (size_t)(p - cgroup_path);
-			if (kube) {
-				memcpy(r.pod_uid, parent_uid, sizeof(r.pod_uid));
-				kube_ref = r;
-				have_kube = true;
-			} else if (!have_other) {
-				other_ref = r;
-				have_other = true;
-			}
-		} else if (systemd_pod(c, uid)) {
-			pod = POD_SYSTEMD;
-		} else if (cgroupfs_pod(c, parent, gp, uid)) {
-			pod = POD_CGROUPFS;
+			memcpy(r.pod_uid, parent_uid, sizeof(r.pod_uid));
+			kube_ref = r;
+			have_kube = true;
+		} else if (idx == root_idx + 1 || idx == root_idx + 2) {
+			if (systemd_pod(c, uid))
+				pod = POD_SYSTEMD;
+			else if (cgroupfs_pod(c, parent, gp, uid))
+				pod = POD_CGROUPFS;
 		}
 		gp = parent;
 		parent = c;
 		parent_pod = pod;
 		memcpy(parent_uid, uid, sizeof(parent_uid));
 	}
-	/*
-	 * A pod's container wins over any other container around it: on a
-	 * kind node (/docker/<node>/kubepods/...) the pod is what policy
-	 * is about; inside a pod (docker-in-docker) the pod is outermost.
-	 */
-	if (have_kube)
-		*ret = kube_ref;
-	else if (have_other)
-		*ret = other_ref;
-	else
+	if (!have_kube)
 		return -ENOENT;
+	*ret = kube_ref;
 	return 0;
 }
 

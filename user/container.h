@@ -44,18 +44,20 @@ int cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t s
 
 /*
  * cgroup path (relative to the cgroup2 root, leading '/' optional) to the
- * container it belongs to. Recognises kubelet's systemd driver
- * (kubepods.slice/.../kubepods-<qos>-pod<uid_>.slice/cri-containerd-<id>.scope,
- * crio-<id>.scope[/container], docker-<id>.scope), its cgroupfs driver
- * (/kubepods[/<qos>]/pod<uid>/<id>) and plain docker (/docker/<id>).
- * Rejects conmon scopes, pod-level (sandbox parent) cgroups and malformed ids.
- * Also CRI-O's cgroupfs naming (pod<uid>/crio-<id>), a prefix before kubepods
- * (kind's /kubelet..., k3s parents), and static pods, whose uid is the 32-hex
- * config hash. When several containers nest, a pod's container wins over
- * others; among pod containers the outermost. Any component below the
- * container is a child of it (same ref).
- * Returns 0 with *ret filled, -ENOENT for a host (non-container) cgroup,
- * -EINVAL for NULL or a path with "." or ".." components.
+ * container it belongs to. A container is a pod's container in kubelet's
+ * pod hierarchy only: the kubepods root (kubepods.slice for the systemd
+ * driver, kubepods for cgroupfs) right under the cgroup root, or under
+ * kubelet's --cgroup-root parent (kind's kubelet[.slice], k3s); the pod one
+ * level below it (guaranteed) or two (QoS); the container in the pod:
+ * kubepods[-<qos>]-pod<uid_>.slice/cri-containerd-<id>.scope,
+ * crio-<id>.scope[/container], docker-<id>.scope (cri-dockerd), or
+ * pod<uid>/<id> and pod<uid>/crio-<id> (cgroupfs). Static pods' uid is the
+ * 32-hex config hash. A cgroup merely named like a scope elsewhere
+ * (/evil/cri-containerd-<id>.scope, plain docker's /docker/<id>) is not a
+ * container. Rejects conmon scopes, pod-level (sandbox parent) cgroups and
+ * malformed ids. Any component below the container is a child of it (same
+ * ref). Returns 0 with *ret filled, -ENOENT for any other cgroup, -EINVAL
+ * for NULL or a path with "." or ".." components.
  */
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret);
 

@@ -81,24 +81,36 @@ static const struct path_case path_cases[] = {
 	OK(FS_GUAR "/" ID "/sub/deeper", RUNTIME_UNKNOWN, UID, FS_GUAR "/" ID),
 	OK(FS_GUAR "/" ID "/", RUNTIME_UNKNOWN, UID, FS_GUAR "/" ID),
 	OK("//kubepods//pod" UID "//" ID, RUNTIME_UNKNOWN, UID, "//kubepods//pod" UID "//" ID),
-	/* plain docker */
-	OK("/system.slice/docker-" ID ".scope", RUNTIME_DOCKER, "", "/system.slice/docker-" ID ".scope"),
-	OK("/docker/" ID, RUNTIME_DOCKER, "", "/docker/" ID),
-	/* a scope named by a runtime is a container even where no pod slice is recognised */
-	OK("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope",
-	   RUNTIME_CONTAINERD, "",
-	   "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope"),
-	OK("/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope", RUNTIME_CONTAINERD, "",
-	   "/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
-	OK("/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope", RUNTIME_CONTAINERD, "",
-	   "/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope"),
-	/* nesting: the pod's container wins, the outermost pod container first */
-	OK("/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID, RUNTIME_UNKNOWN, UID,
-	   "/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID),
+	/* kind with the cgroupfs driver: --cgroup-root=/kubelet */
+	OK("/kubelet/kubepods/besteffort/pod" UID "/" ID, RUNTIME_UNKNOWN, UID, "/kubelet/kubepods/besteffort/pod" UID "/" ID),
+	/* nesting: the outermost pod container wins */
 	OK(FS_BEST "/" ID "/docker/" ID2, RUNTIME_UNKNOWN, UID, FS_BEST "/" ID),
 	OK(SD_BEST "/cri-containerd-" ID ".scope/kubepods/pod" UID "/" ID2, RUNTIME_CONTAINERD, UID,
 	   SD_BEST "/cri-containerd-" ID ".scope"),
-	OK("/docker/" ID "/system.slice/docker-" ID2 ".scope", RUNTIME_DOCKER, "", "/docker/" ID),
+	OK(FS_BEST "/" ID "/kubepods/besteffort/pod" UID "/" ID2, RUNTIME_UNKNOWN, UID, FS_BEST "/" ID),
+
+	/*
+	 * Named like a container outside kubelet's pod hierarchy: not one
+	 * (anyone who can make a cgroup could otherwise claim a pod's id).
+	 */
+	NO("/evil/cri-containerd-" ID ".scope"),
+	NO("/evil" SD_BEST "/cri-containerd-" ID ".scope"),
+	NO("/evil/kubepods/besteffort/pod" UID "/" ID),
+	NO("/evil/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID ".scope"),
+	NO("/kubelet/evil/kubepods/pod" UID "/" ID),
+	NO("/system.slice/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/kubepods.slice/x/y/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/cri-containerd-" ID ".scope"),
+	NO("/kubepods.slice/cri-containerd-" ID ".scope"),
+	/* plain docker, kind nodes seen from their host: not a pod's container here */
+	NO("/system.slice/docker-" ID ".scope"),
+	NO("/docker/" ID),
+	NO("/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID),
+	NO("/docker/" ID "/system.slice/docker-" ID2 ".scope"),
+	/* a scope where no pod slice is recognised */
+	NO("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope"),
+	NO("/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope"),
 
 	/* host cgroups */
 	NO(""),
@@ -210,14 +222,22 @@ static void test_long_paths(void **state)
 	p[n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
 
-	/* 50000 components, then a container */
+	/* 50000 components, then a container: outside the pod hierarchy, not one */
 	for (size_t i = 0; i < n; i += 4)
 		memcpy(p + i, "/abc", 4);
-	len = n + (size_t)sprintf(p + n, "/docker/%s/child", ID);
+	len = n + (size_t)sprintf(p + n, "%s/%s/child", FS_BEST, ID);
+	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
+
+	/* a container, then 50000 components below it */
+	len = (size_t)sprintf(p, "%s/%s", FS_BEST, ID);
+	for (size_t i = 0; i < n; i += 4)
+		memcpy(p + len + i, "/abc", 4);
+	p[len + n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), 0);
 	assert_string_equal(r.id, ID);
-	assert_int_equal(r.runtime, RUNTIME_DOCKER);
-	assert_int_equal(r.scope_len, len - strlen("/child"));
+	assert_int_equal(r.runtime, RUNTIME_UNKNOWN);
+	assert_int_equal(r.scope_len, len);
+	len += n;
 
 	/* ... and a ".." at the very end still refuses it */
 	strcpy(p + len, "/..");
@@ -225,7 +245,7 @@ static void test_long_paths(void **state)
 
 	/* one huge component that almost is an id */
 	memset(p, 'a', n);
-	memcpy(p, "/docker/", 8);
+	memcpy(p, FS_BEST "/", strlen(FS_BEST "/"));
 	p[n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
 	free(p);
