@@ -463,10 +463,40 @@ t_kill_pod_report_of_a_non_utf8_name() {
 	[ "$(rx_audit_count action=report outcome=lost)" = 0 ] || rx_fail "the agent audited a lost report"
 }
 
+# A sender's event id of multibyte characters, longer than the controller
+# keeps: cut at a character boundary, never inside one, so the
+# NetworkPolicy and the page built from it are still valid JSON (a split
+# character made both fail as "out of memory").
+t_isolate_with_a_long_multibyte_event_id() {
+	trap teardown EXIT
+	api_start
+	api_pod prod api-1 none none
+	ctl_config
+	ctl_start
+	# "falco-" + 200 two-byte characters: the 160-byte buffer cuts inside one.
+	local id
+	id=$(python3 -c 'print("\u00e9" * 200)')
+	alert "$ISO_RULE" prod api-1 "$id" >"$RX_TMP/a.json"
+	[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "not accepted: $(cat "$RX_TMP/post.out")"
+	ctl_audit_wait action=isolate_namespace namespace=prod outcome=isolated ||
+		rx_fail "prod not isolated: $(cat "$RX_TMP/ctl/stdout")"
+	local body
+	body=$(api_last_body POST /namespaces/prod/networkpolicies)
+	python3 - "$body" <<'PY' || rx_fail "NetworkPolicy wrong: $body"
+import json, sys
+b = json.loads(sys.argv[1])
+eid = b["metadata"]["annotations"]["reflex.io/event-id"]
+assert eid.startswith("falco-\u00e9") and set(eid[6:]) == {"\u00e9"}, eid
+assert len(eid.encode()) < 160, len(eid.encode())
+PY
+	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "on-call not paged"
+}
+
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
 rx_test two_replicas_never_delete_a_newer_pod t_two_replicas_never_delete_a_newer_pod
 rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
 rx_test isolate_namespace_once_and_pages t_isolate_namespace_once_and_pages
+rx_test isolate_with_a_long_multibyte_event_id t_isolate_with_a_long_multibyte_event_id
 rx_test bad_requests_are_refused t_bad_requests_are_refused
 rx_test api_401_and_5xx t_api_401_and_5xx
 rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
