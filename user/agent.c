@@ -905,7 +905,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	const char *owner = NULL;
 	char owner_buf[64], summary[REFLEX_PATH_LEN + 1024];
 	struct incident *inc;
-	int err;
+	int err, attrib_err;
 
 	inc = calloc(1, sizeof(*inc));
 	if (!inc)
@@ -927,6 +927,7 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		 (unsigned long long)det->ktime_ns, det->tgid);
 
 	err = attrib_lookup(a->attrib, det->cgroup_id, &info);
+	attrib_err = err;
 	if (err && err != -ENOENT)
 		log_errno(LOG_LEVEL_WARN, err, "attribution of cgroup %llu", (unsigned long long)det->cgroup_id);
 	inc->is_container = err == 0;
@@ -940,7 +941,11 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		copy_str(inc->pod_uid, sizeof(inc->pod_uid), info->meta_known ? info->meta.pod_uid : info->ref.pod_uid);
 	} else {
 		info = NULL;
-		metrics_inc(a->metrics, METRIC_HOST_EVENTS);
+		/* Two cgroups claim one container id: never acted on (policy sees no container). */
+		if (err == -EEXIST)
+			metrics_inc(a->metrics, METRIC_REFUSALS);
+		else
+			metrics_inc(a->metrics, METRIC_HOST_EVENTS);
 	}
 	if (inc->is_container)
 		owner = owner_of(a, inc->container_id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid,
@@ -992,6 +997,9 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	inc->action = action_name(d.action);
 	inc->dry_run = d.verdict == POLICY_DRY_RUN;
 	incident_fill_reason(inc, &d);
+	if (attrib_err == -EEXIST)
+		detail_append(inc, "; two cgroups claim the container id of cgroup %llu: refused",
+			      (unsigned long long)det->cgroup_id);
 	if (det->what)
 		detail_append(inc, "; %s%s", det->what, det->kernel_denied ? " (denied in kernel: EPERM)" : "");
 
@@ -1404,7 +1412,9 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 		detail_append(inc, "; the alert names no container: reflex never acts on it");
 	else if (!info)
 		detail_append(inc, "; container %s not found on this node (%s)", al->container_id,
-			      err == -ENOTUNIQ ? "the id prefix names two containers" : "gone or not here");
+			      err == -ENOTUNIQ ? "the id prefix names two containers"
+			      : err == -EEXIST ? "two cgroups claim this container id: refused"
+					       : "gone or not here");
 	else if (!inc->namespace_[0])
 		detail_append(inc, "; neither the runtime nor the Kubernetes API knows this container's pod "
 				   "(the alert says namespace '%s', which is not trusted): reflex never acts on it",

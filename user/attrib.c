@@ -55,6 +55,7 @@ struct entry {
 	bool meta_final;            /* stop retrying the runtime's config.json */
 	bool reported;              /* fn(added) was called */
 	bool dirty;                 /* fn(added) is owed: new, or metadata arrived */
+	bool rival_logged;          /* another cgroup claims the same container id: said once */
 };
 
 struct watch {
@@ -363,7 +364,8 @@ out_close:
 
 enum meta_outcome { META_FOUND, META_ABSENT, META_FINAL, META_RETRY };
 
-static enum meta_outcome meta_from_file(const char *path, struct pod_meta *ret)
+/* RUNTIME: whose state directory PATH is in; only that runtime's keys are read. */
+static enum meta_outcome meta_from_file(const char *path, enum container_runtime runtime, struct pod_meta *ret)
 {
 	size_t len = 0;
 	char *text = NULL;
@@ -377,7 +379,7 @@ static enum meta_outcome meta_from_file(const char *path, struct pod_meta *ret)
 		return META_FINAL;
 	if (err)
 		return META_RETRY;
-	err = pod_meta_from_oci_config(text, len, ret);
+	err = pod_meta_from_runtime_config(text, len, runtime, ret);
 	free(text);
 	if (!err)
 		return META_FOUND;
@@ -401,6 +403,17 @@ static int read_meta(const struct attrib *a, const struct container_ref *ref, st
 	/* The id is the only part of the path that comes from outside: it must be 64 hex. */
 	if (!container_id_valid(ref->id))
 		return -ENODATA;
+	/*
+	 * cri-dockerd's labels live in docker's config.v2.json: not read. Said
+	 * once per container (metadata is final after this): its pod stays
+	 * unknown, and policy treats it so.
+	 */
+	if (ref->runtime == RUNTIME_DOCKER) {
+		log_warn("attribution: docker container %.12s: pod metadata of docker (cri-dockerd) containers is not "
+			 "read; namespace and pod unknown",
+			 ref->id);
+		return -ENODATA;
+	}
 	for (size_t i = 0; i <= a->n_containerd_roots; i++) {
 		bool crio = i == a->n_containerd_roots;
 		enum meta_outcome o;
@@ -417,7 +430,7 @@ static int read_meta(const struct attrib *a, const struct container_ref *ref, st
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
 		any_candidate = true;
-		o = meta_from_file(path, ret);
+		o = meta_from_file(path, crio ? RUNTIME_CRIO : RUNTIME_CONTAINERD, ret);
 		if (o == META_FOUND)
 			return 0;
 		any_final |= o == META_FINAL;
@@ -535,9 +548,39 @@ static void cache_remove_under(struct attrib *a, const char *rel, attrib_change_
 	free(v);
 }
 
-/* Owed add reports, in one place so that a callback never runs mid-walk. */
+/*
+ * Another cached cgroup that claims E's container id but is not E's
+ * container (its scope differs: a child such as crun's "container" is the
+ * same container). One id, two containers: nobody can say which one an
+ * event, a Falco alert or the runtime's metadata is about.
+ */
+static struct entry *id_rival(const struct attrib *a, struct entry *e)
+{
+	for (size_t i = 0; i < a->cache.cap; i++) {
+		struct entry *o = a->cache.vals[i];
+
+		if (o && o != e && !strcmp(o->info.ref.id, e->info.ref.id) &&
+		    strcmp(o->info.scope_path, e->info.scope_path)) {
+			if (!e->rival_logged)
+				log_warn("attribution: cgroups %s and %s both claim container %s: refused as a container",
+					 e->info.scope_path, o->info.scope_path, e->info.ref.id);
+			e->rival_logged = true;
+			return o;
+		}
+	}
+	e->rival_logged = false; /* a later rival is said again */
+	return NULL;
+}
+
+/*
+ * Owed add reports, in one place so that a callback never runs mid-walk. A
+ * cgroup whose container id another claims is not reported (never armed)
+ * while the rival exists.
+ */
 static void flush_reports(struct attrib *a, attrib_change_fn fn, void *ctx)
 {
+	size_t owed = 0;
+
 	if (!a->pending)
 		return;
 	for (size_t i = 0; i < a->cache.cap; i++) {
@@ -545,12 +588,16 @@ static void flush_reports(struct attrib *a, attrib_change_fn fn, void *ctx)
 
 		if (!e || !e->dirty)
 			continue;
+		if (id_rival(a, e)) {
+			owed++;
+			continue;
+		}
 		e->dirty = false;
 		e->reported = true;
 		if (fn)
 			fn(ctx, &e->info, true);
 	}
-	a->pending = 0;
+	a->pending = owed;
 }
 
 /* ---- inotify watches ---------------------------------------------------- */
@@ -894,6 +941,8 @@ int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_i
 		if (err)
 			return err;
 	}
+	if (id_rival(a, e))
+		return -EEXIST;
 	*ret = &e->info;
 	return 0;
 }
@@ -997,11 +1046,13 @@ void attrib_foreach(struct attrib *a, attrib_each_fn fn, void *ctx)
 }
 
 /* The cgroup that is the container's own (not a child such as crun's "container"), else any. */
-static struct entry *find_by_id_prefix(const struct attrib *a, const char *prefix, size_t len, bool *ambiguous)
+static struct entry *find_by_id_prefix(const struct attrib *a, const char *prefix, size_t len, bool *ambiguous,
+				       bool *rival)
 {
 	struct entry *best = NULL;
 
 	*ambiguous = false;
+	*rival = false;
 	for (size_t i = 0; i < a->cache.cap; i++) {
 		struct entry *e = a->cache.vals[i];
 
@@ -1011,6 +1062,8 @@ static struct entry *find_by_id_prefix(const struct attrib *a, const char *prefi
 			*ambiguous = true;
 			return NULL;
 		}
+		if (best && strcmp(best->info.scope_path, e->info.scope_path))
+			*rival = true;
 		if (!best || strlen(e->info.cgroup_path) < strlen(best->info.cgroup_path))
 			best = e;
 	}
@@ -1021,25 +1074,29 @@ int attrib_find_container(struct attrib *a, const char *id_prefix, attrib_change
 			  const struct container_info **ret)
 {
 	size_t len = id_prefix ? strlen(id_prefix) : 0;
-	bool ambiguous;
+	bool ambiguous, rival;
 	struct entry *e;
 	int err;
 
 	if (!a || !ret || len < 12 || len > CONTAINER_ID_LEN ||
 	    strspn(id_prefix, "0123456789abcdef") != len)
 		return -EINVAL;
-	e = find_by_id_prefix(a, id_prefix, len, &ambiguous);
+	e = find_by_id_prefix(a, id_prefix, len, &ambiguous, &rival);
 	if (!e && !ambiguous) {
 		/* Not seen yet (inotify lag or limits): one walk, then give up. */
 		err = attrib_scan(a, fn, ctx);
 		if (err)
 			return err;
-		e = find_by_id_prefix(a, id_prefix, len, &ambiguous);
+		e = find_by_id_prefix(a, id_prefix, len, &ambiguous, &rival);
 	}
 	if (ambiguous)
 		return -ENOTUNIQ;
 	if (!e)
 		return -ENOENT;
+	if (rival) {
+		id_rival(a, e); /* logs it */
+		return -EEXIST;
+	}
 	meta_refresh(a, e, now_ns());
 	*ret = &e->info;
 	return 0;

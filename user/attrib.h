@@ -56,7 +56,12 @@ int attrib_scan(struct attrib *a, attrib_change_fn fn, void *ctx);
  * The container a cgroup id belongs to. On a cache miss resolves the id
  * directly (open_by_handle_at on the cgroup root, else a rescan) and reads
  * the runtime metadata. Returns 0 with *ret (valid until the next attrib_*
- * call), -ENOENT when the cgroup is a host cgroup or no longer exists.
+ * call), -ENOENT when the cgroup is a host cgroup (any cgroup outside
+ * kubelet's pod hierarchy: container_ref_from_cgroup_path) or no longer
+ * exists, -EEXIST when another cgroup (not a child of the same container)
+ * claims the same container id: it is logged, and the caller must treat it
+ * as no container it may act on. Such cgroups are not reported as added
+ * while the rival exists.
  */
 int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_info **ret);
 
@@ -77,6 +82,7 @@ void attrib_foreach(struct attrib *a, attrib_each_fn fn, void *ctx);
  * hex: Falco's container.id): its own cgroup when several cgroups carry the
  * id. Walks the tree once on a miss, reporting changes to fn as attrib_scan. 0 with *ret (valid until the next
  * attrib_* call), -ENOENT, -ENOTUNIQ when the prefix names two containers,
+ * -EEXIST when two cgroups claim the one container id it names (logged),
  * -EINVAL for a malformed prefix.
  */
 int attrib_find_container(struct attrib *a, const char *id_prefix, attrib_change_fn fn, void *ctx,

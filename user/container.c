@@ -280,7 +280,7 @@ enum pod_kind { POD_NONE, POD_SYSTEMD, POD_CGROUPFS };
  * Does component c name a container, given what its parent is? *kube says
  * whether it is a pod's container (and then ret->pod_uid is the parent's).
  */
-static bool container_comp(struct comp c, struct comp parent, enum pod_kind parent_pod,
+static bool container_comp(struct comp c, enum pod_kind parent_pod,
 			   struct container_ref *ret, bool *kube)
 {
 	static const struct {
@@ -304,22 +304,30 @@ static bool container_comp(struct comp c, struct comp parent, enum pod_kind pare
 		*kube = parent_pod != POD_NONE;
 		return true;
 	}
-	/* Plain docker, cgroupfs driver: /docker/<id>. */
-	if (comp_is(parent, "docker") && id_between(c, "", "", ret->id)) {
-		ret->runtime = RUNTIME_DOCKER;
-		*kube = false;
-		return true;
-	}
 	return false;
+}
+
+/* The root of kubelet's pod hierarchy: kubepods (cgroupfs) or kubepods.slice (systemd, kind's kubelet-kubepods.slice). */
+static bool kubepods_root(struct comp c)
+{
+	return comp_is(c, "kubepods") || comp_is(c, "kubepods.slice") ||
+	       (c.len > strlen("-kubepods.slice") && comp_ends(c, "-kubepods.slice"));
+}
+
+/* kubelet's --cgroup-root parents seen in practice: kind's /kubelet(.slice), k3s's /k3s. */
+static bool kubelet_cgroup_root(struct comp c)
+{
+	return comp_is(c, "kubelet") || comp_is(c, "kubelet.slice") || comp_is(c, "k3s");
 }
 
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret)
 {
-	struct container_ref kube_ref = { .scope_len = 0 }, other_ref = { .scope_len = 0 };
+	struct container_ref kube_ref = { .scope_len = 0 };
 	struct comp gp = { NULL, 0 }, parent = { NULL, 0 };
 	enum pod_kind parent_pod = POD_NONE;
 	char parent_uid[37] = "";
-	bool have_kube = false, have_other = false;
+	bool have_kube = false, under_kubelet_root = false;
+	long idx = -1, root_idx = -1;
 	const char *p;
 
 	if (!cgroup_path || !ret)
@@ -339,43 +347,43 @@ int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref
 		while (*p && *p != '/')
 			p++;
 		c.len = (size_t)(p - c.s);
+		idx++;
 		/* Never let a path that climbs name anything. */
 		if (comp_is(c, ".") || comp_is(c, ".."))
 			return -EINVAL;
 		if (have_kube)
 			continue; /* below the container: crun's "container" and the like */
 
-		if (container_comp(c, parent, parent_pod, &r, &kube)) {
+		/*
+		 * Only kubelet's pod hierarchy holds containers: its kubepods root
+		 * right under the cgroup root (or under kubelet's --cgroup-root
+		 * parent), a pod one or two levels below it, the container in the
+		 * pod. A scope named like a container anywhere else is not one.
+		 */
+		if (root_idx < 0) {
+			if ((idx == 0 || (idx == 1 && under_kubelet_root)) && kubepods_root(c))
+				root_idx = idx;
+			else if (idx == 0 && kubelet_cgroup_root(c))
+				under_kubelet_root = true;
+		} else if (parent_pod != POD_NONE && container_comp(c, parent_pod, &r, &kube) && kube) {
 			r.scope_len = (size_t)(p - cgroup_path);
-			if (kube) {
-				memcpy(r.pod_uid, parent_uid, sizeof(r.pod_uid));
-				kube_ref = r;
-				have_kube = true;
-			} else if (!have_other) {
-				other_ref = r;
-				have_other = true;
-			}
-		} else if (systemd_pod(c, uid)) {
-			pod = POD_SYSTEMD;
-		} else if (cgroupfs_pod(c, parent, gp, uid)) {
-			pod = POD_CGROUPFS;
+			memcpy(r.pod_uid, parent_uid, sizeof(r.pod_uid));
+			kube_ref = r;
+			have_kube = true;
+		} else if (idx == root_idx + 1 || idx == root_idx + 2) {
+			if (systemd_pod(c, uid))
+				pod = POD_SYSTEMD;
+			else if (cgroupfs_pod(c, parent, gp, uid))
+				pod = POD_CGROUPFS;
 		}
 		gp = parent;
 		parent = c;
 		parent_pod = pod;
 		memcpy(parent_uid, uid, sizeof(parent_uid));
 	}
-	/*
-	 * A pod's container wins over any other container around it: on a
-	 * kind node (/docker/<node>/kubepods/...) the pod is what policy
-	 * is about; inside a pod (docker-in-docker) the pod is outermost.
-	 */
-	if (have_kube)
-		*ret = kube_ref;
-	else if (have_other)
-		*ret = other_ref;
-	else
+	if (!have_kube)
 		return -ENOENT;
+	*ret = kube_ref;
 	return 0;
 }
 
@@ -466,14 +474,42 @@ struct key_set {
 	const char *name, *ns, *uid, *cname, *ctype, *image;
 };
 
-static const struct key_set key_sets[] = {
-	/* containerd's CRI plugin */
-	{ "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid",
-	  "io.kubernetes.cri.container-name", "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name" },
-	/* CRI-O */
-	{ "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
-	  "io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName" },
+/*
+ * Each runtime's own keys, which it writes over whatever a pod author put in
+ * the pod's annotations (both runtimes copy those into config.json too).
+ * Only the container's own runtime's keys are read: a pod author's
+ * io.kubernetes.cri.sandbox-namespace on a CRI-O pod names nothing.
+ */
+static const struct key_set containerd_keys = {
+	"io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-uid",
+	"io.kubernetes.cri.container-name", "io.kubernetes.cri.container-type", "io.kubernetes.cri.image-name",
 };
+static const struct key_set crio_keys = {
+	"io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid",
+	"io.kubernetes.container.name", NULL, "io.kubernetes.cri-o.ImageName",
+};
+
+/* containerd's CRI plugin marks every container it makes. */
+static bool containerd_marked(json_t *ann)
+{
+	return json_object_get(ann, "io.kubernetes.cri.container-type") ||
+	       json_object_get(ann, "io.kubernetes.cri.sandbox-id");
+}
+
+/* CRI-O's own io.kubernetes.cri-o.* keys, or its manager mark. */
+static bool crio_marked(json_t *ann)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(ann, key, v) {
+		if (!strncmp(key, "io.kubernetes.cri-o.", strlen("io.kubernetes.cri-o.")))
+			return true;
+		if (!strcmp(key, "io.container.manager") && json_is_string(v) && !strcmp(json_string_value(v), "cri-o"))
+			return true;
+	}
+	return false;
+}
 
 /* 0 filled, -ENODATA when this runtime's name/namespace pair is absent, -EINVAL. */
 static int meta_from_keys(json_t *ann, const struct key_set *k, struct pod_meta *m)
@@ -500,15 +536,20 @@ static int meta_from_keys(json_t *ann, const struct key_set *k, struct pod_meta 
 	return 0;
 }
 
-int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
+int pod_meta_from_runtime_config(const char *json, size_t len, enum container_runtime runtime,
+				 struct pod_meta *ret)
 {
 	struct pod_meta m;
 	json_error_t jerr;
 	json_t *root, *ann;
+	bool by_containerd, by_crio;
 	int err = -ENODATA;
 
 	if (!json || !ret)
 		return -EINVAL;
+	/* Docker (cri-dockerd) keeps its labels in config.v2.json, another shape: not read here. */
+	if (runtime == RUNTIME_DOCKER)
+		return -EPROTONOSUPPORT;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return -EINVAL;
@@ -523,14 +564,27 @@ int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
 		err = -EINVAL;
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(key_sets) / sizeof(key_sets[0]); i++) {
-		err = meta_from_keys(ann, &key_sets[i], &m);
-		if (err != -ENODATA)
-			break;
+	if (runtime == RUNTIME_UNKNOWN) {
+		/* Nothing says whose file this is: its marks must, and only one runtime's. */
+		by_containerd = containerd_marked(ann);
+		by_crio = crio_marked(ann);
+		if (by_containerd && by_crio) {
+			err = -EINVAL;
+			goto out;
+		}
+		if (!by_containerd && !by_crio)
+			goto out;
+		runtime = by_crio ? RUNTIME_CRIO : RUNTIME_CONTAINERD;
 	}
+	err = meta_from_keys(ann, runtime == RUNTIME_CRIO ? &crio_keys : &containerd_keys, &m);
 	if (!err)
 		*ret = m;
 out:
 	json_decref(root);
 	return err;
+}
+
+int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret)
+{
+	return pod_meta_from_runtime_config(json, len, RUNTIME_UNKNOWN, ret);
 }

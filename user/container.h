@@ -44,18 +44,20 @@ int cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t s
 
 /*
  * cgroup path (relative to the cgroup2 root, leading '/' optional) to the
- * container it belongs to. Recognises kubelet's systemd driver
- * (kubepods.slice/.../kubepods-<qos>-pod<uid_>.slice/cri-containerd-<id>.scope,
- * crio-<id>.scope[/container], docker-<id>.scope), its cgroupfs driver
- * (/kubepods[/<qos>]/pod<uid>/<id>) and plain docker (/docker/<id>).
- * Rejects conmon scopes, pod-level (sandbox parent) cgroups and malformed ids.
- * Also CRI-O's cgroupfs naming (pod<uid>/crio-<id>), a prefix before kubepods
- * (kind's /kubelet..., k3s parents), and static pods, whose uid is the 32-hex
- * config hash. When several containers nest, a pod's container wins over
- * others; among pod containers the outermost. Any component below the
- * container is a child of it (same ref).
- * Returns 0 with *ret filled, -ENOENT for a host (non-container) cgroup,
- * -EINVAL for NULL or a path with "." or ".." components.
+ * container it belongs to. A container is a pod's container in kubelet's
+ * pod hierarchy only: the kubepods root (kubepods.slice for the systemd
+ * driver, kubepods for cgroupfs) right under the cgroup root, or under
+ * kubelet's --cgroup-root parent (kind's kubelet[.slice], k3s); the pod one
+ * level below it (guaranteed) or two (QoS); the container in the pod:
+ * kubepods[-<qos>]-pod<uid_>.slice/cri-containerd-<id>.scope,
+ * crio-<id>.scope[/container], docker-<id>.scope (cri-dockerd), or
+ * pod<uid>/<id> and pod<uid>/crio-<id> (cgroupfs). Static pods' uid is the
+ * 32-hex config hash. A cgroup merely named like a scope elsewhere
+ * (/evil/cri-containerd-<id>.scope, plain docker's /docker/<id>) is not a
+ * container. Rejects conmon scopes, pod-level (sandbox parent) cgroups and
+ * malformed ids. Any component below the container is a child of it (same
+ * ref). Returns 0 with *ret filled, -ENOENT for any other cgroup, -EINVAL
+ * for NULL or a path with "." or ".." components.
  */
 int container_ref_from_cgroup_path(const char *cgroup_path, struct container_ref *ret);
 
@@ -69,16 +71,26 @@ struct pod_meta {
 };
 
 /*
- * Pod metadata from an OCI config.json text: containerd's
- * io.kubernetes.cri.sandbox-name/-namespace/-uid, container-name,
- * container-type, image-name; CRI-O's io.kubernetes.pod.name/.namespace/.uid,
- * io.kubernetes.container.name, io.kubernetes.cri-o.ImageName. Returns 0
- * when at least pod name and namespace were found, -ENODATA when the
- * annotations are not there, -EINVAL for malformed JSON, wrong types, values
- * that do not fit (never truncated) or that Kubernetes would not allow
- * (namespace and container name: DNS label; pod name: DNS subdomain; uid:
- * UUID or 32 hex; image: printable ASCII without spaces).
+ * Pod metadata from an OCI config.json text, read from RUNTIME's own keys
+ * only (pod authors' annotations are copied into the same object):
+ * containerd's io.kubernetes.cri.sandbox-name/-namespace/-uid,
+ * container-name, container-type, image-name; CRI-O's
+ * io.kubernetes.pod.name/.namespace/.uid, io.kubernetes.container.name,
+ * io.kubernetes.cri-o.ImageName. RUNTIME is where the file was found;
+ * RUNTIME_UNKNOWN: the runtime's marks decide (containerd:
+ * io.kubernetes.cri.container-type or sandbox-id; CRI-O: an
+ * io.kubernetes.cri-o.* key or io.container.manager "cri-o"), and marks of
+ * both runtimes are refused (-EINVAL). Returns 0 when at least pod name and
+ * namespace were found, -ENODATA when the annotations are not there,
+ * -EPROTONOSUPPORT for RUNTIME_DOCKER (cri-dockerd: not read), -EINVAL for
+ * malformed JSON, wrong types, values that do not fit (never truncated) or
+ * that Kubernetes would not allow (namespace and container name: DNS label;
+ * pod name: DNS subdomain; uid: UUID or 32 hex; image: printable ASCII
+ * without spaces).
  */
+int pod_meta_from_runtime_config(const char *json, size_t len, enum container_runtime runtime,
+				 struct pod_meta *ret);
+/* pod_meta_from_runtime_config with RUNTIME_UNKNOWN. */
 int pod_meta_from_oci_config(const char *json, size_t len, struct pod_meta *ret);
 
 /* Valid 64-hex container id (the only thing ever put into a runtime path). */

@@ -92,14 +92,28 @@ struct controller {
 	atomic_bool ready;
 };
 
-/* snprintf for messages: truncating a long reason is intended. */
+/*
+ * snprintf for messages: truncating a long reason is intended, but never
+ * inside a UTF-8 character (rule names, pods and event ids come from the
+ * report): a split character would make jansson refuse the NetworkPolicy
+ * or the page built from it.
+ */
 __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
+	char *full = NULL;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, size, fmt, ap);
+	n = vasprintf(&full, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		if (size)
+			buf[0] = '\0';
+		return;
+	}
+	audit_copy_utf8(buf, size, full);
+	free(full);
 }
 
 static uint64_t mono_ns(void)

@@ -11,11 +11,13 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -401,14 +403,22 @@ static enum falco_parse_error read_time(struct parse_ctx *ctx, json_t *root, jso
 	return FALCO_PARSE_OK;
 }
 
+/*
+ * proc.pid is acted on (a pidfd is opened on it): a value outside pid_t is
+ * refused, never truncated (4294967297 would become pid 1). 0, negative and
+ * null read as absent, as Falco prints them for a thread it did not see.
+ */
 static enum falco_parse_error read_pid(struct parse_ctx *ctx, json_t *fields, struct falco_alert *a)
 {
 	json_t *v = json_object_get(fields, "proc.pid");
 	double d;
 
+	_Static_assert(sizeof(pid_t) == sizeof(int32_t), "pid_t is 32 bits");
 	if (!v || json_is_null(v))
 		return FALCO_PARSE_OK;
 	if (json_is_integer(v)) {
+		if (json_integer_value(v) > INT32_MAX)
+			return fail(ctx, FALCO_PARSE_BAD_FIELD, "bad field output_fields.proc.pid: beyond pid_t");
 		if (json_integer_value(v) > 0)
 			a->pid = json_integer_value(v);
 		return FALCO_PARSE_OK;
@@ -418,9 +428,11 @@ static enum falco_parse_error read_pid(struct parse_ctx *ctx, json_t *fields, st
 		d = json_real_value(v);
 		if (d != floor(d))
 			return fail(ctx, FALCO_PARSE_BAD_FIELD, "bad field output_fields.proc.pid: not an integer");
-		if (d > 0 && d <= REAL_EXACT_MAX)
+		if (d > (double)INT32_MAX)
+			return fail(ctx, FALCO_PARSE_BAD_FIELD, "bad field output_fields.proc.pid: beyond pid_t");
+		if (d > 0)
 			a->pid = (int64_t)d;
-		return FALCO_PARSE_OK; /* beyond int64: reads as absent */
+		return FALCO_PARSE_OK;
 	}
 	return fail(ctx, FALCO_PARSE_BAD_FIELD, "bad field output_fields.proc.pid: not an integer");
 }

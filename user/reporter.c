@@ -20,9 +20,25 @@ struct reporter {
 	struct deliver *out;
 };
 
+/*
+ * Every string of the record may hold bytes of outside origin (an exe path,
+ * a comm, a pod name, Falco's output): jansson refuses invalid UTF-8, and a
+ * report must never fail on them. S cleaned (audit_utf8_clean: \xNN per
+ * ill-formed byte) as a JSON string; NULL on ENOMEM.
+ */
+static json_t *clean_string(const char *s)
+{
+	char *copy = NULL;
+	const char *clean = audit_utf8_clean(s, &copy);
+	json_t *j = clean ? json_string(clean) : NULL;
+
+	free(copy);
+	return j;
+}
+
 static json_t *str_or_null(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? clean_string(s) : json_null();
 }
 
 static json_t *int_or_null(int64_t v)
@@ -42,10 +58,41 @@ static const char *priority_of(const struct audit_record *r)
 	return "Notice";
 }
 
+/* S cleaned to UTF-8 for printing; *COPY gets what to free. "" on ENOMEM (the JSON step then fails). */
+static const char *printable(const char *s, const char *dflt, char **copy)
+{
+	const char *c;
+
+	if (!s || !*s)
+		return dflt;
+	c = audit_utf8_clean(s, copy);
+	return c ? c : "";
+}
+
+/* Falco's own output line shape: "TIME: PRIORITY reflex ACTION OUTCOME (RULE) in NS/POD pid PID exe EXE". */
+static void format_output(const struct audit_record *r, const char *when, const char *priority, char *out,
+			  size_t size)
+{
+	char *c[6] = { NULL }, *line = NULL;
+	const char *action = printable(r->action, "?", &c[0]), *outcome = printable(r->outcome, "?", &c[1]);
+	const char *rule = printable(r->rule, "?", &c[2]), *ns = printable(r->namespace_, "-", &c[3]);
+	const char *pod = printable(r->pod, "-", &c[4]), *exe = printable(r->exe_path, "-", &c[5]);
+
+	if (asprintf(&line, "%s: %s reflex %s %s (%s) in %s/%s pid %lld exe %s", when, priority, action, outcome, rule,
+		     ns, pod, (long long)r->pid, exe) < 0)
+		line = NULL;
+	/* A long exe path or rule is cut at a character boundary, never inside one. */
+	audit_copy_utf8(out, size, line ? line : "");
+	free(line);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		free(c[i]);
+}
+
 char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 {
-	struct timespec t = r->time;
+	struct timespec t = r->event_time.tv_sec ? r->event_time : r->time;
 	char when[96], output[1024], *text = NULL;
+	const char *priority = priority_of(r);
 	struct tm tm;
 	json_t *root, *fields, *rx;
 	int err = 0;
@@ -57,10 +104,7 @@ char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 	gmtime_r(&t.tv_sec, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.tv_nsec);
-	snprintf(output, sizeof(output), "%s: %s reflex %s %s (%s) in %s/%s pid %lld exe %s", when, priority_of(r),
-		 r->action ? r->action : "?", r->outcome ? r->outcome : "?", r->rule ? r->rule : "?",
-		 r->namespace_ ? r->namespace_ : "-", r->pod ? r->pod : "-", (long long)r->pid,
-		 r->exe_path && *r->exe_path ? r->exe_path : "-");
+	format_output(r, when, priority, output, sizeof(output));
 
 	fields = json_object();
 	rx = json_object();
@@ -71,20 +115,22 @@ char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 		json_decref(root);
 		return NULL;
 	}
+	/* json_object_set_new fails (and frees nothing to leak) on a NULL value: ENOMEM anywhere fails the report. */
 	err |= json_object_set_new(fields, "evt.time", json_integer((json_int_t)((uint64_t)t.tv_sec * 1000000000ULL +
 										(uint64_t)t.tv_nsec)));
 	err |= json_object_set_new(fields, "container.id",
-				   r->container_id && *r->container_id ? json_string(r->container_id) : json_string("host"));
+				   r->container_id && *r->container_id ? clean_string(r->container_id)
+								       : json_string("host"));
 	err |= json_object_set_new(fields, "k8s.ns.name", str_or_null(r->namespace_));
 	err |= json_object_set_new(fields, "k8s.pod.name", str_or_null(r->pod));
 	err |= json_object_set_new(fields, "k8s.pod.uid", str_or_null(r->pod_uid));
 	err |= json_object_set_new(fields, "proc.exepath",
-				   r->exe_path && r->exe_path[0] == '/' ? json_string(r->exe_path) : json_null());
+				   r->exe_path && r->exe_path[0] == '/' ? clean_string(r->exe_path) : json_null());
 	err |= json_object_set_new(fields, "proc.pid", r->pid > 0 ? json_integer(r->pid) : json_null());
 	err |= json_object_set_new(fields, "proc.name", str_or_null(r->comm));
 	err |= json_object_set_new(fields, "container.image", str_or_null(r->image));
 	if (r->destination)
-		err |= json_object_set_new(fields, "fd.name", json_string(r->destination));
+		err |= json_object_set_new(fields, "fd.name", clean_string(r->destination));
 
 	err |= json_object_set_new(rx, "node", str_or_null(r->node));
 	err |= json_object_set_new(rx, "event_id", str_or_null(r->event_id));
@@ -95,12 +141,15 @@ char *reporter_format(const struct audit_record *r, uint64_t event_time_ns)
 	err |= json_object_set_new(rx, "source", str_or_null(r->source));
 	err |= json_object_set_new(rx, "dry_run", json_boolean(r->dry_run));
 	err |= json_object_set_new(rx, "reason", str_or_null(r->reason));
+	if (r->detail)
+		err |= json_object_set_new(rx, "detail", str_or_null(r->detail));
 	err |= json_object_set_new(rx, "operator", str_or_null(r->operator_));
 	err |= json_object_set_new(rx, "pod_uid", str_or_null(r->pod_uid));
 
-	err |= json_object_set_new(root, "output", json_string(r->falco_output && *r->falco_output ? r->falco_output
-												    : output));
-	err |= json_object_set_new(root, "priority", json_string(priority_of(r)));
+	err |= json_object_set_new(root, "output",
+				   r->falco_output && *r->falco_output ? clean_string(r->falco_output)
+								       : json_string(output));
+	err |= json_object_set_new(root, "priority", clean_string(priority));
 	err |= json_object_set_new(root, "rule", str_or_null(r->rule));
 	err |= json_object_set_new(root, "time", json_string(when));
 	err |= json_object_set_new(root, "output_fields", fields);

@@ -31,8 +31,11 @@ struct reporter;
 int reporter_start(const struct reporter_config *cfg, struct reporter **ret);
 /*
  * Spools the report of R (an audit record just written). EVENT_TIME_NS:
- * CLOCK_REALTIME of the detection (0: R->time). 0, or -errno when it could
- * not be spooled (the caller counts and logs; the audit line exists).
+ * CLOCK_REALTIME of the detection (0: R->event_time, else R->time): the
+ * report's time and evt.time. R->detail goes to reflex.detail. Every string
+ * is cleaned to UTF-8 first (audit_utf8_clean): bytes of outside origin
+ * never fail a report. 0, or -errno when it could not be spooled (the
+ * caller counts and logs; the audit line exists).
  */
 int reporter_submit(struct reporter *rp, const struct audit_record *r, uint64_t event_time_ns,
 		    uint64_t *ret_dropped);

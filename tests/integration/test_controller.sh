@@ -17,12 +17,13 @@ POD_REASON="Crypto miner process detected by Falco; automated termination"
 ISO_DEFAULT_REASON="reflex: isolate_namespace by rule (no audit_reason configured)"
 TOKEN=ctl-s3cret
 
-# pod NS NAME OWNER_KIND OWNER_NAME [mirror]: a pod as the API serves it.
+# pod NS NAME OWNER_KIND OWNER_NAME [mirror]: a pod as the API serves it
+# (uid $POD_UID when set, else a fresh one).
 pod() {
 	python3 - "$@" <<'PY'
-import json, sys, uuid
+import json, os, sys, uuid
 ns, name, kind, owner = sys.argv[1:5]
-meta = {"name": name, "namespace": ns, "uid": str(uuid.uuid4())}
+meta = {"name": name, "namespace": ns, "uid": os.environ.get("POD_UID") or str(uuid.uuid4())}
 if kind != "none":
     meta["ownerReferences"] = [{"apiVersion": "v1" if kind == "Node" else "apps/v1" if kind != "Job" else "batch/v1",
                                 "kind": kind, "name": owner, "uid": str(uuid.uuid4()), "controller": True}]
@@ -649,15 +650,83 @@ PY
 	[ ! -s "$RX_TMP/gelf.jsonl.invalid" ] || rx_fail "invalid GELF sent: $(head -2 "$RX_TMP/gelf.jsonl.invalid")"
 }
 
+# A dropped binary named with a byte that is not UTF-8, under a kill_pod rule:
+# the node kills it, the report reaches the controller (it used to fail to
+# spool: jansson refuses the raw byte, "Cannot allocate memory") and the
+# controller deletes the pod. The byte travels as the text \xff.
+t_kill_pod_report_of_a_non_utf8_name() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop hx
+	api_owner ReplicaSet shop hx-5c Deployment hx
+	ctl_config
+	# The exec rule deletes the pod here.
+	sed -i "/name: $RX_EXEC_RULE/{n;s/action: .*/action: kill_pod/}" "$RX_TMP/ctl.yaml"
+	grep -A1 "name: $RX_EXEC_RULE" "$RX_TMP/ctl.yaml" | grep -q 'action: kill_pod' || rx_fail "controller config not edited"
+	ctl_start
+	rx_agent_config "$RX_TMP/agent.yaml" kill_pod false "" "  controller_url: http://127.0.0.1:${CTL_PORT:-19480}
+  controller_token_file: $RX_TMP/ctl-token
+  report_spool_dir: $RX_TMP/agent-spool"
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_ctr_create hx1 shop hx-5c-p1
+	POD_UID=$(rx_ctr_uid hx1) api_pod shop hx-5c-p1 ReplicaSet hx-5c
+	local name=$'/tmp/x\377' rc=0
+	rx_ctr_drop hx1 "$DROPPER" "$name"
+	# runc passes argv through JSON (the byte would become U+FFFD): the
+	# container's shell finds the file by a glob.
+	rx_ctr_exec hx1 /bin/sh -c 'exec /tmp/x? /tmp/marker' || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "the dropped binary was not killed ($rc)"
+	rx_audit_wait rule="$RX_EXEC_RULE" action=kill_pod outcome=killed 'exe_path=/tmp/x\xff' ||
+		rx_fail "no kill record on the node: $(cat "$RX_TMP/agent/stdout")"
+	ctl_audit_wait rule="$RX_EXEC_RULE" action=kill_pod outcome=deleted namespace=shop pod=hx-5c-p1 ||
+		rx_fail "the controller did not delete the pod: $(cat "$RX_TMP/ctl/stdout"; grep -i report "$RX_TMP/agent/stderr")"
+	[ "$(ctl_audit 'exe_path=/tmp/x\xff' action=kill_pod)" -ge 1 ] ||
+		rx_fail "exe path not carried as /tmp/x\\xff: $(cat "$RX_TMP/ctl/stdout")"
+	[ "$(api_requests DELETE /pods/hx-5c-p1)" = 1 ] || rx_fail "not exactly one DELETE of the pod"
+	! grep -q 'could not be spooled' "$RX_TMP/agent/stderr" || rx_fail "a report was lost: $(grep 'could not be spooled' "$RX_TMP/agent/stderr")"
+	[ "$(rx_audit_count action=report outcome=lost)" = 0 ] || rx_fail "the agent audited a lost report"
+}
+
+# A sender's event id of multibyte characters, longer than the controller
+# keeps: cut at a character boundary, never inside one, so the
+# NetworkPolicy and the page built from it are still valid JSON (a split
+# character made both fail as "out of memory").
+t_isolate_with_a_long_multibyte_event_id() {
+	trap teardown EXIT
+	api_start
+	api_pod prod api-1 none none
+	ctl_config
+	ctl_start
+	# "falco-" + 200 two-byte characters: the 160-byte buffer cuts inside one.
+	local id
+	id=$(python3 -c 'print("\u00e9" * 200)')
+	alert "$ISO_RULE" prod api-1 "$id" >"$RX_TMP/a.json"
+	[ "$(post_ok "$RX_TMP/a.json")" = 200 ] || rx_fail "not accepted: $(cat "$RX_TMP/post.out")"
+	ctl_audit_wait action=isolate_namespace namespace=prod outcome=isolated ||
+		rx_fail "prod not isolated: $(cat "$RX_TMP/ctl/stdout")"
+	local body
+	body=$(api_last_body POST /namespaces/prod/networkpolicies)
+	python3 - "$body" <<'PY' || rx_fail "NetworkPolicy wrong: $body"
+import json, sys
+b = json.loads(sys.argv[1])
+eid = b["metadata"]["annotations"]["reflex.io/event-id"]
+assert eid.startswith("falco-\u00e9") and set(eid[6:]) == {"\u00e9"}, eid
+assert len(eid.encode()) < 160, len(eid.encode())
+PY
+	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "on-call not paged"
+}
+
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
 rx_test two_replicas_never_delete_a_newer_pod t_two_replicas_never_delete_a_newer_pod
 rx_test safeguards_refuse_and_dry_run_calls_nothing t_safeguards_refuse_and_dry_run_calls_nothing
 rx_test isolate_namespace_once_and_pages t_isolate_namespace_once_and_pages
+rx_test isolate_with_a_long_multibyte_event_id t_isolate_with_a_long_multibyte_event_id
 rx_test bad_requests_are_refused t_bad_requests_are_refused
 rx_test api_401_and_5xx t_api_401_and_5xx
 rx_test graylog_down_then_up_loses_nothing t_graylog_down_then_up_loses_nothing
 rx_test agent_reports_arrive_once t_agent_reports_arrive_once
 rx_test agent_kill9_right_after_a_kill_loses_nothing t_agent_kill9_right_after_a_kill_loses_nothing
+rx_test kill_pod_report_of_a_non_utf8_name t_kill_pod_report_of_a_non_utf8_name
 rx_test controller_kill9_mid_flight_acts_once t_controller_kill9_mid_flight_acts_once
 rx_test node_declined_reports_never_act t_node_declined_reports_never_act
 rx_test controller_rate_limit_disarms_and_reload_rearms t_controller_rate_limit_disarms_and_reload_rearms

@@ -36,6 +36,7 @@
 #define UID "6f1c2b7a-3d4e-4f5a-9b8c-7d6e5f4a3b2c"
 #define UID_ "6f1c2b7a_3d4e_4f5a_9b8c_7d6e5f4a3b2c"
 #define UID2 "0e1d2c3b-4a59-4867-8574-635241302f1e"
+#define UID2_ "0e1d2c3b_4a59_4867_8574_635241302f1e"
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
 static char root[PATH_MAX];        /* the cgroup2 mount */
@@ -226,11 +227,9 @@ static struct seen *seen;
 static void on_change(void *ctx, const struct container_info *info, bool added)
 {
 	struct seen *s = ctx;
-	const char *ours = base + strlen(root);
 
-	/* Somebody else's container on this machine. */
-	if (strncmp(info->cgroup_path, ours, strlen(ours)) || info->cgroup_path[strlen(ours)] != '/')
-		return;
+	/* Paths are relative to the test's own root: every change is ours. */
+	assert_true(info->cgroup_path[0] == '/');
 	assert_true(s->n < MAX_SEEN);
 	s->c[s->n].id = info->cgroup_id;
 	s->c[s->n].added = added;
@@ -257,11 +256,16 @@ static size_t count_all(bool added)
 	return n;
 }
 
+/*
+ * The test's own subtree of the real cgroup2 tree is the root, as a cgroup
+ * namespace's root would be: kubelet's kubepods hierarchy sits right under
+ * it, and the host's real /kubepods (other tests' containers) is not seen.
+ */
 static struct attrib *new_attrib(void)
 {
 	const char *roots[] = { "/nonexistent/containerd", containerd };
 	struct attrib_config cfg = {
-		.cgroup_root = root,
+		.cgroup_root = base,
 		.containerd_roots = roots,
 		.n_containerd_roots = 2,
 		.crio_root = crio,
@@ -269,7 +273,7 @@ static struct attrib *new_attrib(void)
 	struct attrib *a = attrib_new(&cfg);
 
 	if (!a)
-		fail_msg("attrib_new(%s): %s", root, strerror(errno));
+		fail_msg("attrib_new(%s): %s", base, strerror(errno));
 	return a;
 }
 
@@ -427,7 +431,7 @@ static void test_scan_and_lookup(void **state)
 	assert_string_equal(ci->ref.id, id1);
 	assert_int_equal(ci->ref.runtime, RUNTIME_UNKNOWN);
 	assert_string_equal(ci->ref.pod_uid, UID);
-	assert_string_equal(ci->cgroup_path, c1 + strlen(root));
+	assert_string_equal(ci->cgroup_path, c1 + strlen(base));
 	assert_string_equal(ci->scope_path, c1);
 	assert_true(ci->meta_known);
 	assert_string_equal(ci->meta.namespace_, "shop");
@@ -440,7 +444,7 @@ static void test_scan_and_lookup(void **state)
 	assert_string_equal(ci->ref.id, id2);
 	assert_int_equal(ci->ref.runtime, RUNTIME_CRIO);
 	assert_string_equal(ci->ref.pod_uid, UID);
-	assert_string_equal(ci->cgroup_path, c2child + strlen(root));
+	assert_string_equal(ci->cgroup_path, c2child + strlen(base));
 	assert_string_equal(ci->scope_path, c2);
 	assert_true(ci->meta_known);
 	assert_string_equal(ci->meta.namespace_, "backup");
@@ -528,13 +532,13 @@ static void test_lookup_unreported(void **state)
 	uint64_t cid;
 
 	make_id(id, 8);
-	pathf(c, "%s/docker/%s", base, id);
+	pathf(c, "%s/kubepods/pod%s/%s", base, UID, id);
 	mkdir_p(c);
 	cid = ino_of(c);
 	a = new_attrib();
 	assert_int_equal(attrib_lookup(a, cid, &ci), 0);
-	assert_int_equal(ci->ref.runtime, RUNTIME_DOCKER);
-	assert_string_equal(ci->ref.pod_uid, "");
+	assert_int_equal(ci->ref.runtime, RUNTIME_UNKNOWN);
+	assert_string_equal(ci->ref.pod_uid, UID);
 	assert_int_equal(rmdir(c), 0);
 	assert_int_equal(attrib_scan(a, on_change, seen), 0);
 	assert_int_equal(count(cid, true), 0);
@@ -555,12 +559,14 @@ static void test_deep(void **state)
 	uint64_t cid;
 	size_t len;
 
+	/* A container's own cgroups nested 60 deep below it (the pod hierarchy is at the root). */
 	make_id(id, 9);
-	len = (size_t)snprintf(p, sizeof(p), "%s", base);
+	pathf(c, "%s/kubepods/pod%s/%s", base, UID, id);
+	len = (size_t)snprintf(p, sizeof(p), "%s", c);
 	for (int i = 0; i < 60; i++)
 		len += (size_t)snprintf(p + len, sizeof(p) - len, "/d");
-	pathf(c, "%s/kubepods/pod%s/%s", p, UID, id);
-	mkdir_p(c);
+	mkdir_p(p);
+	strcpy(c, p); /* the deepest is the one looked up */
 	cid = ino_of(c);
 	write_containerd_meta(id, "deep", "abyss");
 
@@ -568,7 +574,7 @@ static void test_deep(void **state)
 	assert_int_equal(attrib_scan(a, on_change, seen), 0);
 	assert_int_equal(count(cid, true), 0); /* too deep for the walk */
 	assert_int_equal(attrib_lookup(a, cid, &ci), 0);
-	assert_string_equal(ci->scope_path, c);
+	assert_int_equal(strlen(ci->scope_path), strlen(base) + strlen("/kubepods/pod" UID "/") + 64);
 	assert_string_equal(ci->meta.pod_name, "abyss");
 	assert_int_equal(attrib_scan(a, on_change, seen), 0);
 	assert_int_equal(count(cid, true), 1);
@@ -901,19 +907,19 @@ static void test_bad_arguments(void **state)
 
 		pathf(link, "%s.link", containerd);
 		pathf(link_slash, "%s/", link);
-		assert_int_equal(symlink(root, link), 0);
+		assert_int_equal(symlink(base, link), 0);
 		cfg.cgroup_root = link_slash;
 		a = attrib_new(&cfg);
 		assert_non_null(a);
 		assert_int_equal(unlink(link), 0);
 		make_id(id, 20);
-		pathf(c, "%s/docker/%s", base, id);
+		pathf(c, "%s/kubepods/pod%s/%s", base, UID, id);
 		mkdir_p(c);
 		assert_int_equal(attrib_lookup(a, ino_of(c), &ci), 0);
-		assert_int_equal(ci->ref.runtime, RUNTIME_DOCKER);
+		assert_int_equal(ci->ref.runtime, RUNTIME_UNKNOWN);
 		assert_false(ci->meta_known);
 		assert_string_equal(ci->scope_path, c);
-		assert_string_equal(ci->cgroup_path, c + strlen(root));
+		assert_string_equal(ci->cgroup_path, c + strlen(base));
 		assert_null(attrib_free(a));
 	}
 
@@ -934,6 +940,94 @@ static void test_bad_arguments(void **state)
 	}
 }
 
+/*
+ * Only kubelet's pod hierarchy holds containers: a cgroup merely named like a
+ * runtime's scope elsewhere is a host cgroup, never reported, never a
+ * container a kill could be aimed at.
+ */
+static void test_outside_pod_hierarchy(void **state)
+{
+	char id[65], evil[PATH_MAX], evil_pod[PATH_MAX], docker[PATH_MAX], good[PATH_MAX];
+	const struct container_info *ci;
+	struct attrib *a;
+
+	make_id(id, 30);
+	pathf(evil, "%s/evil/cri-containerd-%s.scope", base, id);
+	pathf(evil_pod, "%s/evil/kubepods/besteffort/pod%s/%s", base, UID, id);
+	pathf(docker, "%s/docker/%s", base, id);
+	pathf(good, "%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice/cri-containerd-%s.scope",
+	      base, UID_, id);
+	write_containerd_meta(id, "shop", "web-1");
+	mkdir_p(evil);
+	mkdir_p(evil_pod);
+	mkdir_p(docker);
+	a = new_attrib();
+	assert_int_equal(attrib_scan(a, on_change, seen), 0);
+	assert_int_equal(seen->n, 0);
+	assert_int_equal(attrib_lookup(a, ino_of(evil), &ci), -ENOENT);
+	assert_int_equal(attrib_lookup(a, ino_of(evil_pod), &ci), -ENOENT);
+	assert_int_equal(attrib_lookup(a, ino_of(docker), &ci), -ENOENT);
+	assert_int_equal(attrib_find_container(a, id, on_change, seen, &ci), -ENOENT);
+	/* The same id named the way kubelet names it is the container, and the lookalikes do not rival it. */
+	mkdir_p(good);
+	assert_int_equal(attrib_scan(a, on_change, seen), 0);
+	assert_int_equal(count(ino_of(good), true), 1);
+	assert_int_equal(seen->n, 1);
+	assert_int_equal(attrib_lookup(a, ino_of(good), &ci), 0);
+	assert_string_equal(ci->meta.namespace_, "shop");
+	assert_int_equal(attrib_find_container(a, id, on_change, seen, &ci), 0);
+	assert_int_equal(ci->cgroup_id, ino_of(good));
+	attrib_free(a);
+}
+
+/*
+ * Two cgroups in the pod hierarchy claiming one container id: nobody can say
+ * which one the runtime's metadata, an event or an alert is about. Both are
+ * refused (-EEXIST, distinct from a host cgroup), neither is reported while
+ * both exist; a child of one container (crun's "container") is no rival.
+ */
+static void test_two_cgroups_one_id(void **state)
+{
+	char id[65], c1[PATH_MAX], c1child[PATH_MAX], c2[PATH_MAX];
+	const struct container_info *ci;
+	struct attrib *a;
+
+	make_id(id, 31);
+	pathf(c1, "%s/kubepods/besteffort/pod%s/%s", base, UID, id);
+	pathf(c1child, "%s/container", c1);
+	pathf(c2, "%s/kubepods.slice/kubepods-pod%s.slice/cri-containerd-%s.scope", base, UID2_, id);
+	write_containerd_meta(id, "shop", "web-1");
+	mkdir_p(c1child);
+	a = new_attrib();
+	assert_int_equal(attrib_scan(a, on_change, seen), 0);
+	assert_int_equal(seen->n, 2);
+	assert_int_equal(attrib_lookup(a, ino_of(c1child), &ci), 0);
+	assert_int_equal(attrib_find_container(a, id, on_change, seen, &ci), 0);
+
+	mkdir_p(c2);
+	seen->n = 0;
+	assert_int_equal(attrib_scan(a, on_change, seen), 0);
+	assert_int_equal(seen->n, 0); /* the newcomer is not reported */
+	assert_int_equal(attrib_lookup(a, ino_of(c2), &ci), -EEXIST);
+	assert_int_equal(attrib_lookup(a, ino_of(c1), &ci), -EEXIST);
+	assert_int_equal(attrib_lookup(a, ino_of(c1child), &ci), -EEXIST);
+	assert_int_equal(attrib_find_container(a, id, on_change, seen, &ci), -EEXIST);
+	{
+		char prefix[13];
+
+		memcpy(prefix, id, 12);
+		prefix[12] = '\0';
+		assert_int_equal(attrib_find_container(a, prefix, on_change, seen, &ci), -EEXIST);
+	}
+
+	/* The rival gone: the container is one again. */
+	assert_int_equal(rmdir(c2), 0);
+	assert_int_equal(attrib_scan(a, on_change, seen), 0);
+	assert_int_equal(attrib_lookup(a, ino_of(c1), &ci), 0);
+	assert_string_equal(ci->meta.namespace_, "shop");
+	attrib_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -947,6 +1041,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outside_pod_hierarchy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_cgroups_one_id, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

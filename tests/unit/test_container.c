@@ -81,24 +81,36 @@ static const struct path_case path_cases[] = {
 	OK(FS_GUAR "/" ID "/sub/deeper", RUNTIME_UNKNOWN, UID, FS_GUAR "/" ID),
 	OK(FS_GUAR "/" ID "/", RUNTIME_UNKNOWN, UID, FS_GUAR "/" ID),
 	OK("//kubepods//pod" UID "//" ID, RUNTIME_UNKNOWN, UID, "//kubepods//pod" UID "//" ID),
-	/* plain docker */
-	OK("/system.slice/docker-" ID ".scope", RUNTIME_DOCKER, "", "/system.slice/docker-" ID ".scope"),
-	OK("/docker/" ID, RUNTIME_DOCKER, "", "/docker/" ID),
-	/* a scope named by a runtime is a container even where no pod slice is recognised */
-	OK("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope",
-	   RUNTIME_CONTAINERD, "",
-	   "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope"),
-	OK("/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope", RUNTIME_CONTAINERD, "",
-	   "/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
-	OK("/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope", RUNTIME_CONTAINERD, "",
-	   "/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope"),
-	/* nesting: the pod's container wins, the outermost pod container first */
-	OK("/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID, RUNTIME_UNKNOWN, UID,
-	   "/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID),
+	/* kind with the cgroupfs driver: --cgroup-root=/kubelet */
+	OK("/kubelet/kubepods/besteffort/pod" UID "/" ID, RUNTIME_UNKNOWN, UID, "/kubelet/kubepods/besteffort/pod" UID "/" ID),
+	/* nesting: the outermost pod container wins */
 	OK(FS_BEST "/" ID "/docker/" ID2, RUNTIME_UNKNOWN, UID, FS_BEST "/" ID),
 	OK(SD_BEST "/cri-containerd-" ID ".scope/kubepods/pod" UID "/" ID2, RUNTIME_CONTAINERD, UID,
 	   SD_BEST "/cri-containerd-" ID ".scope"),
-	OK("/docker/" ID "/system.slice/docker-" ID2 ".scope", RUNTIME_DOCKER, "", "/docker/" ID),
+	OK(FS_BEST "/" ID "/kubepods/besteffort/pod" UID "/" ID2, RUNTIME_UNKNOWN, UID, FS_BEST "/" ID),
+
+	/*
+	 * Named like a container outside kubelet's pod hierarchy: not one
+	 * (anyone who can make a cgroup could otherwise claim a pod's id).
+	 */
+	NO("/evil/cri-containerd-" ID ".scope"),
+	NO("/evil" SD_BEST "/cri-containerd-" ID ".scope"),
+	NO("/evil/kubepods/besteffort/pod" UID "/" ID),
+	NO("/evil/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID ".scope"),
+	NO("/kubelet/evil/kubepods/pod" UID "/" ID),
+	NO("/system.slice/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/kubepods.slice/x/y/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/cri-containerd-" ID ".scope"),
+	NO("/kubepods.slice/cri-containerd-" ID ".scope"),
+	/* plain docker, kind nodes seen from their host: not a pod's container here */
+	NO("/system.slice/docker-" ID ".scope"),
+	NO("/docker/" ID),
+	NO("/docker/" ID2 "/kubepods/besteffort/pod" UID "/" ID),
+	NO("/docker/" ID "/system.slice/docker-" ID2 ".scope"),
+	/* a scope where no pod slice is recognised */
+	NO("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID ".slice/cri-containerd-" ID ".scope"),
+	NO("/notkubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope"),
+	NO("/kubepods-burstable-pod" UID_ ".slice.x/cri-containerd-" ID ".scope"),
 
 	/* host cgroups */
 	NO(""),
@@ -210,14 +222,22 @@ static void test_long_paths(void **state)
 	p[n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
 
-	/* 50000 components, then a container */
+	/* 50000 components, then a container: outside the pod hierarchy, not one */
 	for (size_t i = 0; i < n; i += 4)
 		memcpy(p + i, "/abc", 4);
-	len = n + (size_t)sprintf(p + n, "/docker/%s/child", ID);
+	len = n + (size_t)sprintf(p + n, "%s/%s/child", FS_BEST, ID);
+	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
+
+	/* a container, then 50000 components below it */
+	len = (size_t)sprintf(p, "%s/%s", FS_BEST, ID);
+	for (size_t i = 0; i < n; i += 4)
+		memcpy(p + len + i, "/abc", 4);
+	p[len + n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), 0);
 	assert_string_equal(r.id, ID);
-	assert_int_equal(r.runtime, RUNTIME_DOCKER);
-	assert_int_equal(r.scope_len, len - strlen("/child"));
+	assert_int_equal(r.runtime, RUNTIME_UNKNOWN);
+	assert_int_equal(r.scope_len, len);
+	len += n;
 
 	/* ... and a ".." at the very end still refuses it */
 	strcpy(p + len, "/..");
@@ -225,7 +245,7 @@ static void test_long_paths(void **state)
 
 	/* one huge component that almost is an id */
 	memset(p, 'a', n);
-	memcpy(p, "/docker/", 8);
+	memcpy(p, FS_BEST "/", strlen(FS_BEST "/"));
 	p[n] = '\0';
 	assert_int_equal(container_ref_from_cgroup_path(p, &r), -ENOENT);
 	free(p);
@@ -643,15 +663,88 @@ static void test_annotation_presence(void **state)
 		assert_int_equal(pod_meta_from_oci_config(text, strlen(text), &m), 0);
 		assert_string_equal(m.namespace_, "production");
 		free(text);
-		/* Without containerd's namespace, CRI-O's set is used. */
+		/* Without containerd's namespace, a pod author's CRI-O set still names nothing. */
 		json_object_del(ann, "io.kubernetes.cri.sandbox-namespace");
 		text = json_dumps(j, 0);
-		assert_int_equal(pod_meta_from_oci_config(text, strlen(text), &m), 0);
-		assert_string_equal(m.namespace_, "crio-ns");
-		assert_string_equal(m.pod_name, "crio-pod");
+		assert_int_equal(pod_meta_from_oci_config(text, strlen(text), &m), -ENODATA);
 		free(text);
 		json_decref(j);
 	}
+}
+
+/* FIXTURE with KEY=VALUE pairs (NULL-terminated list) added to its annotations, parsed as RUNTIME's. */
+static int parse_forged(const char *fixture, enum container_runtime runtime, struct pod_meta *m, ...)
+{
+	json_t *j = load_fixture(fixture), *ann = json_object_get(j, "annotations");
+	const char *key;
+	char *text;
+	va_list ap;
+	int err;
+
+	assert_non_null(ann);
+	va_start(ap, m);
+	while ((key = va_arg(ap, const char *)))
+		assert_int_equal(json_object_set_new(ann, key, json_string(va_arg(ap, const char *))), 0);
+	va_end(ap);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(text);
+	memset(m, 0x5a, sizeof(*m));
+	err = pod_meta_from_runtime_config(text, strlen(text), runtime, m);
+	free(text);
+	json_decref(j);
+	return err;
+}
+
+/*
+ * Pod authors' annotations land in config.json beside the runtime's own
+ * keys: only the container's runtime's keys name its pod. A CRI-O pod that
+ * carries containerd's namespace key stays in its own namespace.
+ */
+static void test_only_the_runtimes_own_keys(void **state)
+{
+	struct pod_meta m;
+
+	(void)state;
+	assert_int_equal(parse_forged("crio-config.json", RUNTIME_CRIO, &m, "io.kubernetes.cri.sandbox-namespace",
+				      "kube-system", "io.kubernetes.cri.sandbox-name", "kube-proxy-x",
+				      "io.kubernetes.cri.sandbox-uid", "11111111-2222-4333-8444-555555555555", NULL),
+			 0);
+	assert_string_equal(m.namespace_, "production");
+	assert_string_equal(m.pod_name, "payments-api-7d9f4b-xkp2m");
+	assert_string_equal(m.pod_uid, UID);
+	/* Where the file was found is unknown: CRI-O's marks decide. */
+	assert_int_equal(parse_forged("crio-config.json", RUNTIME_UNKNOWN, &m, "io.kubernetes.cri.sandbox-namespace",
+				      "kube-system", "io.kubernetes.cri.sandbox-name", "kube-proxy-x", NULL),
+			 0);
+	assert_string_equal(m.namespace_, "production");
+	/* Marks of both runtimes and nothing to say which: refused, never guessed. */
+	assert_int_equal(parse_forged("crio-config.json", RUNTIME_UNKNOWN, &m, "io.kubernetes.cri.sandbox-namespace",
+				      "kube-system", "io.kubernetes.cri.sandbox-name", "kube-proxy-x",
+				      "io.kubernetes.cri.container-type", "container", NULL),
+			 -EINVAL);
+	assert_int_equal(((unsigned char *)&m)[0], 0x5a);
+	/* ... but found in CRI-O's directory it is CRI-O's. */
+	assert_int_equal(parse_forged("crio-config.json", RUNTIME_CRIO, &m, "io.kubernetes.cri.sandbox-namespace",
+				      "kube-system", "io.kubernetes.cri.sandbox-name", "kube-proxy-x",
+				      "io.kubernetes.cri.container-type", "container", NULL),
+			 0);
+	assert_string_equal(m.namespace_, "production");
+
+	/* The other way: CRI-O's keys on a containerd container name nothing. */
+	assert_int_equal(parse_forged("containerd-config.json", RUNTIME_CONTAINERD, &m, "io.kubernetes.pod.namespace",
+				      "kube-system", "io.kubernetes.pod.name", "kube-proxy-x", "io.container.manager",
+				      "cri-o", "io.kubernetes.cri-o.ContainerType", "container", NULL),
+			 0);
+	assert_string_equal(m.namespace_, "production");
+	assert_int_equal(parse_forged("containerd-config.json", RUNTIME_UNKNOWN, &m, "io.kubernetes.pod.namespace",
+				      "kube-system", "io.kubernetes.pod.name", "kube-proxy-x", "io.container.manager",
+				      "cri-o", NULL),
+			 -EINVAL);
+	/* A file of the other runtime in this runtime's directory: no metadata. */
+	assert_int_equal(parse_forged("containerd-config.json", RUNTIME_CRIO, &m, NULL), -ENODATA);
+	assert_int_equal(parse_forged("crio-config.json", RUNTIME_CONTAINERD, &m, NULL), -ENODATA);
+	/* cri-dockerd: not read, and said so. */
+	assert_int_equal(parse_forged("containerd-config.json", RUNTIME_DOCKER, &m, NULL), -EPROTONOSUPPORT);
 }
 
 static void test_annotation_malformed(void **state)
@@ -677,14 +770,18 @@ static void test_annotation_malformed(void **state)
 		  -EINVAL },
 		/* an embedded NUL would cut the value short */
 		{ "{\"annotations\": {\"io.kubernetes.cri.sandbox-name\": \"a\\u0000b\","
-		  " \"io.kubernetes.cri.sandbox-namespace\": \"n\"}}",
+		  " \"io.kubernetes.cri.container-type\": \"container\", \"io.kubernetes.cri.sandbox-namespace\": \"n\"}}",
 		  -EINVAL },
 		{ "{\"annotations\": {\"io.kubernetes.cri.sandbox-name\": \"a\", \"io.kubernetes.cri.sandbox-namespace\": \"n\"",
 		  -EINVAL },
 		{ "{}", -ENODATA },
 		{ "{\"annotations\": {}}", -ENODATA },
 		{ "{\"ociVersion\": \"1.1.0\", \"annotations\": {\"org.opencontainers.image.title\": \"x\"}}", -ENODATA },
+		/* containerd's keys without its marks: nothing says which runtime wrote them */
 		{ "{\"annotations\": {\"io.kubernetes.cri.sandbox-name\": \"a\", \"io.kubernetes.cri.sandbox-namespace\": \"n\"}}",
+		  -ENODATA },
+		{ "{\"annotations\": {\"io.kubernetes.cri.sandbox-name\": \"a\", \"io.kubernetes.cri.sandbox-namespace\": \"n\","
+		  " \"io.kubernetes.cri.container-type\": \"container\"}}",
 		  0 },
 		/* annotations somewhere else are not annotations */
 		{ "{\"process\": {\"annotations\": {\"io.kubernetes.cri.sandbox-name\": \"a\","
@@ -739,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_annotation_values),
 		cmocka_unit_test(test_annotation_types),
 		cmocka_unit_test(test_annotation_presence),
+		cmocka_unit_test(test_only_the_runtimes_own_keys),
 		cmocka_unit_test(test_annotation_malformed),
 		cmocka_unit_test(test_annotation_deep),
 	};

@@ -230,6 +230,100 @@ static void test_report_reads_back_as_an_alert(void **state)
 	free(text);
 }
 
+/*
+ * A dropped binary may be named with any bytes: a report never fails on bytes
+ * of outside origin (jansson refuses invalid UTF-8), and the controller reads
+ * each field back with the ill-formed byte as the text \xNN.
+ */
+static void test_report_of_hostile_bytes(void **state)
+{
+	struct audit_record r = {
+		.time = { .tv_sec = 1763694009, .tv_nsec = 5 },
+		.event_time = { .tv_sec = 1763694004, .tv_nsec = 7 },
+		.action = "kill_pod",
+		.outcome = "killed",
+		.namespace_ = "shop\377",
+		.pod = "web-\377",
+		.rule = "Drop and execute new binary in container \377",
+		.reason = "dropped \377",
+		.detail = "exe /tmp/x\377 killed by \300\200",
+		.operator_ = "reflex-agent",
+		.node = "node-1",
+		.container_id = "5c1e0d9a7b21aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		.pid = 4242,
+		.exe_path = "/tmp/x\377",
+		.comm = "x\377",
+		.image = "busybox\377",
+		.source = "kernel",
+		.latency_us = 52,
+		.event_id = "abc-1-\377",
+		.destination = "192.0.2.1:3333/tcp\377",
+		.pod_uid = "uid\377",
+	};
+	struct falco_alert al;
+	char err[256], exe[1400];
+	char *text = reporter_format(&r, 0);
+	json_t *rx, *fields;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(falco_alert_parse(text, strlen(text), 0, &al, err, sizeof(err)), FALCO_PARSE_OK);
+	assert_string_equal(al.exe_path, "/tmp/x\\xff");
+	assert_string_equal(al.k8s_pod, "web-\\xff");
+	assert_string_equal(al.k8s_namespace, "shop\\xff");
+	assert_string_equal(al.rule, "Drop and execute new binary in container \\xff");
+	/* The event's time, not the action's. */
+	assert_true(al.time_ns == 1763694004000000007ULL);
+	fields = json_object_get(al.json, "output_fields");
+	assert_string_equal(json_string_value(json_object_get(fields, "proc.name")), "x\\xff");
+	assert_string_equal(json_string_value(json_object_get(fields, "container.image")), "busybox\\xff");
+	assert_string_equal(json_string_value(json_object_get(fields, "fd.name")), "192.0.2.1:3333/tcp\\xff");
+	assert_non_null(strstr(json_string_value(json_object_get(al.json, "output")), "exe /tmp/x\\xff"));
+	rx = json_object_get(al.json, "reflex");
+	assert_string_equal(json_string_value(json_object_get(rx, "detail")), "exe /tmp/x\\xff killed by \\xc0\\x80");
+	assert_string_equal(json_string_value(json_object_get(rx, "reason")), "dropped \\xff");
+	assert_string_equal(json_string_value(json_object_get(rx, "event_id")), "abc-1-\\xff");
+	assert_string_equal(json_string_value(json_object_get(rx, "pod_uid")), "uid\\xff");
+	falco_alert_clear(&al);
+	free(text);
+
+	/* Falco's own output line, as Falco would never send it. */
+	r.falco_output = "12:00:00 Critical dropped /tmp/x\377";
+	text = reporter_format(&r, 0);
+	assert_non_null(text);
+	assert_int_equal(falco_alert_parse(text, strlen(text), 0, &al, err, sizeof(err)), FALCO_PARSE_OK);
+	assert_string_equal(json_string_value(json_object_get(al.json, "output")), "12:00:00 Critical dropped /tmp/x\\xff");
+	falco_alert_clear(&al);
+	free(text);
+	r.falco_output = NULL;
+
+	/*
+	 * A long name of multibyte characters (valid UTF-8): the output line is
+	 * cut at 1 KiB, never inside a character, at every alignment.
+	 */
+	for (int pad = 0; pad < 3; pad++) {
+		size_t n = 0;
+
+		exe[n++] = '/';
+		for (int i = 0; i < pad; i++)
+			exe[n++] = 'a';
+		while (n + 3 < sizeof(exe) - 1) {
+			memcpy(exe + n, "\xe2\x82\xac", 3); /* U+20AC */
+			n += 3;
+		}
+		exe[n] = '\0';
+		r.exe_path = exe;
+		text = reporter_format(&r, 0);
+		assert_non_null(text);
+		assert_int_equal(falco_alert_parse(text, strlen(text), 0, &al, err, sizeof(err)), FALCO_PARSE_OK);
+		assert_string_equal(al.exe_path, exe);
+		assert_true(strlen(json_string_value(json_object_get(al.json, "output"))) < 1024);
+		assert_true(strlen(json_string_value(json_object_get(al.json, "output"))) > 1000);
+		falco_alert_clear(&al);
+		free(text);
+	}
+}
+
 static void test_token_compare(void **state)
 {
 	(void)state;
@@ -249,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_record_is_dropped_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_survive_a_stop, setup, teardown),
 		cmocka_unit_test(test_report_reads_back_as_an_alert),
+		cmocka_unit_test(test_report_of_hostile_bytes),
 		cmocka_unit_test(test_token_compare),
 	};
 

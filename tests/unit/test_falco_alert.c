@@ -187,11 +187,26 @@ static void test_uint64_overflow_still_parses_with_exact_time(void **state)
 	assert_string_equal(a.container_id, "5c1e0d9a7b21");
 	falco_alert_clear(&a);
 
-	/* A pid beyond int64 reads as absent rather than wrapping to another process. */
-	replace(&line, "\"proc.cwd\"", "\"proc.pid\":99999999999999999999,\"proc.cwd\"");
-	assert_int_equal(parse(line, &a, err, sizeof(err)), FALCO_PARSE_OK);
-	assert_int_equal(a.pid, 0);
-	falco_alert_clear(&a);
+	/* A pid beyond int64, or beyond pid_t, is refused rather than wrapped to another process. */
+	{
+		char *p = strdup(line);
+
+		replace(&p, "\"proc.cwd\"", "\"proc.pid\":99999999999999999999,\"proc.cwd\"");
+		assert_int_equal(parse(p, &a, err, sizeof(err)), FALCO_PARSE_BAD_FIELD);
+		assert_non_null(strstr(err, "proc.pid"));
+		free(p);
+		/* Read as a real after the uint64 retry: 2^32 + 1 would be pid 1. */
+		p = strdup(line);
+		replace(&p, "\"proc.cwd\"", "\"proc.pid\":4294967297,\"proc.cwd\"");
+		assert_int_equal(parse(p, &a, err, sizeof(err)), FALCO_PARSE_BAD_FIELD);
+		free(p);
+		p = strdup(line);
+		replace(&p, "\"proc.cwd\"", "\"proc.pid\":4242,\"proc.cwd\"");
+		assert_int_equal(parse(p, &a, err, sizeof(err)), FALCO_PARSE_OK);
+		assert_int_equal(a.pid, 4242);
+		falco_alert_clear(&a);
+		free(p);
+	}
 	free(line);
 }
 
@@ -269,6 +284,10 @@ static void test_hostile_input_is_rejected_with_reason(void **state)
 		{ "{\"rule\":\"R\",\"tags\":\"x\",\"output_fields\":{}}", FALCO_PARSE_BAD_FIELD },
 		{ "{\"rule\":\"R\",\"output_fields\":{\"proc.pid\":\"48213\"}}", FALCO_PARSE_BAD_FIELD },
 		{ "{\"rule\":\"R\",\"output_fields\":{\"proc.pid\":1.5}}", FALCO_PARSE_BAD_FIELD },
+		/* Outside pid_t: refused, never truncated (2^32 + 1 would be pid 1). */
+		{ "{\"rule\":\"R\",\"output_fields\":{\"proc.pid\":4294967297}}", FALCO_PARSE_BAD_FIELD },
+		{ "{\"rule\":\"R\",\"output_fields\":{\"proc.pid\":2147483648}}", FALCO_PARSE_BAD_FIELD },
+		{ "{\"rule\":\"R\",\"output_fields\":{\"proc.pid\":9223372036854775807}}", FALCO_PARSE_BAD_FIELD },
 		{ "{\"rule\":\"R\",\"output_fields\":{\"container.id\":\"../../etc\"}}", FALCO_PARSE_BAD_FIELD },
 		{ "{\"rule\":\"R\",\"output_fields\":{\"container.id\":\"5C1E0D9A7B21\"}}", FALCO_PARSE_BAD_FIELD },
 		{ "{\"rule\":\"R\",\"output_fields\":{\"container.id\":\"5c1e0d9a\"}}", FALCO_PARSE_BAD_FIELD },
