@@ -443,6 +443,59 @@ t_agent_kill9_right_after_a_kill_loses_nothing() {
 		rx_fail "the kill's report never reached the controller: $(ctl_audit rule="$RX_EXEC_RULE")"
 }
 
+# api_pod_uid NS NAME OWNER_KIND OWNER_NAME UID: a pod whose uid is the runtime's (the node reports it).
+api_pod_uid() {
+	pod "$1" "$2" "$3" "$4" |
+		python3 -c 'import json,sys; p=json.load(sys.stdin); p["metadata"]["uid"]=sys.argv[1]; print(json.dumps(p))' "$5" |
+		curl -sf -X POST "$API/_control/pods" --data-binary @- >/dev/null
+}
+
+# End to end, as seen on a node: reflexd with a kill_pod rule and
+# rate_limit_containers: 1 reporting to reflex-controller; two pods of one
+# Deployment run a dropped binary. The node kills the first and disarms the
+# rule for the second: the controller deletes the first pod only, and audits
+# the second as refused with the node's outcome.
+t_node_disarmed_pod_is_never_deleted() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop nd
+	api_owner ReplicaSet shop nd-7f Deployment nd
+	rx_ctr_create nd1 shop nd-7f-a
+	rx_ctr_create nd2 shop nd-7f-b
+	api_pod_uid shop nd-7f-a ReplicaSet nd-7f "$(cat "$(rx__ctr_dir nd1)/uid")"
+	api_pod_uid shop nd-7f-b ReplicaSet nd-7f "$(cat "$(rx__ctr_dir nd2)/uid")"
+	ctl_config
+	python3 - "$RX_TMP/ctl.yaml" "$RX_EXEC_RULE" <<'PY'
+import sys
+path, rule = sys.argv[1:3]
+text = open(path).read()
+old = "  - name: %s\n    action: kill_process\n" % rule
+assert old in text, text
+open(path, "w").write(text.replace(old, "  - name: %s\n    action: kill_pod\n    audit_reason: dropped binary executed in a container\n" % rule))
+PY
+	ctl_start
+	rx_agent_config "$RX_TMP/agent.yaml" kill_pod false "" "  controller_url: http://127.0.0.1:${CTL_PORT:-19480}
+  controller_token_file: $RX_TMP/ctl-token
+  report_spool_dir: $RX_TMP/agent-spool
+  rate_limit_containers: 1"
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_wait_for rx_agent_tracks nd1 || rx_fail "agent never saw nd1"
+	rx_wait_for rx_agent_tracks nd2 || rx_fail "agent never saw nd2"
+	rx_ctr_drop nd1 "$DROPPER" /tmp/dropped
+	rx_ctr_drop nd2 "$DROPPER" /tmp/dropped
+	local rc=0
+	rx_ctr_exec nd1 /tmp/dropped /tmp/m || rc=$?
+	[ "$rc" -eq 137 ] || rx_fail "first pod's binary not killed ($rc)"
+	rc=0
+	rx_ctr_exec nd2 /tmp/dropped /tmp/m || rc=$?
+	rx_audit_wait pod=nd-7f-b outcome=disarmed || { rx_audit_show; rx_fail "the node did not disarm for the second pod"; }
+	ctl_audit_wait pod=nd-7f-a outcome=deleted || rx_fail "the killed pod was not deleted: $(cat "$RX_TMP/ctl/stdout")"
+	ctl_audit_wait pod=nd-7f-b outcome=refused || rx_fail "the disarmed report was not refused: $(cat "$RX_TMP/ctl/stdout")"
+	[ "$(api_requests DELETE /pods/nd-7f-b)" = 0 ] || rx_fail "the controller deleted the pod the node disarmed for"
+	[ "$(api_requests DELETE /pods/nd-7f-a)" = 1 ] || rx_fail "the killed pod not deleted exactly once"
+	grep '"nd-7f-b"' "$RX_TMP/ctl/stdout" | grep -q disarmed || rx_fail "the refusal does not give the node's outcome"
+}
+
 # kill -9 of the controller at random points while alerts are in flight, then
 # the sender's redelivery (falcosidekick and the agent retry what was not
 # answered 200): every pod deleted, none twice (the delete carries the pod
@@ -729,5 +782,6 @@ rx_test agent_kill9_right_after_a_kill_loses_nothing t_agent_kill9_right_after_a
 rx_test kill_pod_report_of_a_non_utf8_name t_kill_pod_report_of_a_non_utf8_name
 rx_test controller_kill9_mid_flight_acts_once t_controller_kill9_mid_flight_acts_once
 rx_test node_declined_reports_never_act t_node_declined_reports_never_act
+rx_test node_disarmed_pod_is_never_deleted t_node_disarmed_pod_is_never_deleted
 rx_test controller_rate_limit_disarms_and_reload_rearms t_controller_rate_limit_disarms_and_reload_rearms
 rx_test reason_is_audit_reason_on_stdout_and_graylog t_reason_is_audit_reason_on_stdout_and_graylog
