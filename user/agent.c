@@ -2756,9 +2756,11 @@ struct agent *agent_stop(struct agent *a)
 	if (a->kernel) {
 		kernel_detach(a->kernel);
 		a->batch_n = 0;
-		for (int i = 0; i < 64 && kernel_consume(a->kernel) > 0; i++)
+		/* A start that failed half-way has nothing to drain and no one to handle it. */
+		for (int i = 0; a->attrib && a->audit && a->metrics && i < 64 && kernel_consume(a->kernel) > 0; i++)
 			;
-		refresh_kernel_counters(a);
+		if (a->audit && a->metrics)
+			refresh_kernel_counters(a);
 	}
 	a->feed = falco_feed_stop(a->feed);
 	if (a->config)

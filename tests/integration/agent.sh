@@ -98,24 +98,10 @@ rx_agent_tracks() {
 	grep -q "container $(rx_ctr_id "$1") cgroup .* appeared" "$RX_TMP/agent/stderr"
 }
 
-# rx_audit_has FIELD=VALUE...: some audit line (stdout) has all the fields.
-rx_audit_has() {
-	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
-import json, sys
-want = dict(a.split("=", 1) for a in sys.argv[2:])
-for line in open(sys.argv[1]):
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        continue
-    if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
-        sys.exit(0)
-sys.exit(1)
-PY
-}
-
-# rx_audit_field NAME FIELD=VALUE...: prints NAME of the first audit line with all the fields.
-rx_audit_field() {
+# rx__audit_first NAME FIELD=VALUE...: the first audit line (stdout) with all
+# the fields (compared as text, case-insensitive); prints its NAME field
+# (nothing when NAME is ""); status 1 when no line matches.
+rx__audit_first() {
 	python3 - "$RX_TMP/agent/stdout" "$@" <<'PY'
 import json, sys
 name = sys.argv[2]
@@ -126,10 +112,18 @@ for line in open(sys.argv[1]):
     except ValueError:
         continue
     if all(str(rec.get(k)).lower() == v.lower() for k, v in want.items()):
-        print(rec.get(name))
-        break
+        if name:
+            print(rec.get(name))
+        sys.exit(0)
+sys.exit(1)
 PY
 }
+
+# rx_audit_has FIELD=VALUE...: some audit line (stdout) has all the fields.
+rx_audit_has() { rx__audit_first "" "$@"; }
+
+# rx_audit_field NAME FIELD=VALUE...: prints NAME of the first audit line with all the fields.
+rx_audit_field() { rx__audit_first "$@" || true; }
 
 # rx_audit_wait FIELD=VALUE...: waits for such a line.
 rx_audit_wait() {
