@@ -4,10 +4,10 @@
 Checks that deploy/ agrees with itself and with the code: every manifest and
 Helm values file parses; the kustomizations list every manifest; the
 embedded config is rules/config.yaml (bar the deploy/ keys) and passes
-`build/reflex config check`, key by key against user/config.c; the Falco
+`build/reflex config check`, key by key against user/lib/config.c; the Falco
 socket, the controller port, the probe ports and paths, the token and the
 Service URL are the same everywhere they appear; every path the config names
-is mounted; and RBAC grants exactly the Kubernetes API calls user/*.c makes.
+is mounted; and RBAC grants exactly the Kubernetes API calls user/*/*.c makes.
 
 python3 with PyYAML; kubectl (its built-in kustomize) for the build checks,
 which are reported NOT RUN without it. Prints "ok - ..." or "FAIL - ...: why"
@@ -26,7 +26,21 @@ import urllib.parse
 ROOT = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
 SIDECAR = os.path.join(DEPLOY, "falco-sidecar")
-USER = os.path.join(ROOT, "user")
+USER = os.path.join(ROOT, "user")  # user/lib/ and one folder per program
+
+
+def user_sources():
+    """Every user/<dir>/*.c, sorted by path."""
+    return sorted(os.path.join(USER, d, f) for d in os.listdir(USER) if os.path.isdir(os.path.join(USER, d))
+                  for f in os.listdir(os.path.join(USER, d)) if f.endswith(".c"))
+
+
+def user_file(name):
+    """The path of user/<dir>/NAME, whichever folder holds it."""
+    found = [os.path.join(USER, d, name) for d in sorted(os.listdir(USER)) if os.path.isfile(os.path.join(USER, d, name))]
+    if len(found) != 1:
+        raise Fail(f"user/*/{name}: found {len(found)}")
+    return found[0]
 REFLEX = os.environ.get("REFLEX_BIN", os.path.join(ROOT, "build", "reflex"))
 STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "falco-chart-stub.yaml")
 
@@ -230,7 +244,7 @@ def config_arg(ctr):
             return cmd[i + 1]
         if a.startswith("--config="):
             return a.split("=", 1)[1]
-    return "/etc/reflex/config.yaml"  # DEFAULT_CONFIG in user/reflexd.c and user/reflex-controller.c
+    return "/etc/reflex/config.yaml"  # DEFAULT_CONFIG in user/reflexd/reflexd.c and user/controller/reflex-controller.c
 
 
 def port_number(ctr, port):
@@ -428,19 +442,19 @@ def _():
 
 
 def field_table(name):
-    src = read(os.path.join(USER, "config.c"))
+    src = read(user_file("config.c"))
     m = re.search(r"static const struct agent_field " + name + r"\[\] = \{(.*?)\n\};", src, re.S)
-    expect(m, f"no {name}[] table in user/config.c")
+    expect(m, f"no {name}[] table in user/lib/config.c")
     return set(re.findall(r'\{\s*"([a-z_0-9]+)"\s*,', m.group(1)))
 
 
-@check("every agent: and controller: key in the ConfigMaps is in user/config.c's agent_fields/controller_fields")
+@check("every agent: and controller: key in the ConfigMaps is in user/lib/config.c's agent_fields/controller_fields")
 def _():
     tables = {"agent": field_table("agent_fields"), "controller": field_table("controller_fields")}
     for where, c in (("deploy/configmap.yaml", cfg), ("deploy/falco-sidecar/configmap.yaml", configmap_config(find("ConfigMap", "reflex-config", SIDE["configmap.yaml"])))):
         for section, known in tables.items():
             unknown = sorted(set(c.get(section) or {}) - known)
-            expect(not unknown, f"{where}: {section}: keys not in user/config.c: {unknown}")
+            expect(not unknown, f"{where}: {section}: keys not in user/lib/config.c: {unknown}")
 
 
 def config_check(text, label):
@@ -570,15 +584,15 @@ def _():
         expect(port_number(ctr, ctr[probe]["httpGet"]["port"]) == port, f"{probe} port is not {port}")
 
 
-@check("controller probe paths are /readyz and /healthz, served by user/controller.c")
+@check("controller probe paths are /readyz and /healthz, served by user/controller/controller.c")
 def _():
     ctr = container(pod_spec(find("Deployment", "reflex-controller")), "reflex-controller")
-    served = served_paths(os.path.join(USER, "controller.c"))
+    served = served_paths(user_file("controller.c"))
     expect(ctr["readinessProbe"]["httpGet"]["path"] == "/readyz", "readinessProbe is not /readyz")
     expect(ctr["livenessProbe"]["httpGet"]["path"] == "/healthz", "livenessProbe is not /healthz")
     for probe in ("readinessProbe", "livenessProbe"):
         path = ctr[probe]["httpGet"]["path"]
-        expect(path in served, f"{probe} {path}: user/controller.c serves {sorted(served)}")
+        expect(path in served, f"{probe} {path}: user/controller/controller.c serves {sorted(served)}")
 
 
 def check_agent_probes(spec, ctr, agent_cfg, httpd_served):
@@ -589,7 +603,7 @@ def check_agent_probes(spec, ctr, agent_cfg, httpd_served):
         hg = ctr[p].get("httpGet")
         if hg is None:
             continue
-        expect(hg["path"] in httpd_served, f"{p} {hg['path']}: user/httpd.c serves {sorted(httpd_served)}")
+        expect(hg["path"] in httpd_served, f"{p} {hg['path']}: user/lib/httpd.c serves {sorted(httpd_served)}")
         expect(port_number(ctr, hg["port"]) == port, f"{p} port {hg['port']} is not metrics_address's {port}")
         if loopback:
             expect(spec.get("hostNetwork") is True,
@@ -604,7 +618,7 @@ def check_agent_probes(spec, ctr, agent_cfg, httpd_served):
 def _():
     spec = pod_spec(only("DaemonSet"))
     ctr = container(spec, "reflexd")
-    probes = check_agent_probes(spec, ctr, cfg["agent"], served_paths(os.path.join(USER, "httpd.c")))
+    probes = check_agent_probes(spec, ctr, cfg["agent"], served_paths(user_file("httpd.c")))
     expect(set(probes) == {"readinessProbe", "livenessProbe"}, f"probes: {probes}")
     expect(ctr["readinessProbe"]["httpGet"]["path"] == "/readyz", "readinessProbe is not /readyz")
     expect(ctr["livenessProbe"]["httpGet"]["path"] == "/healthz", "livenessProbe is not /healthz")
@@ -619,7 +633,7 @@ def _():
     ctr = container(spec, "reflexd")
     side = configmap_config(find("ConfigMap", "reflex-config", SIDE["configmap.yaml"]))
     expect(spec.get("hostNetwork") is not True, "sidecar mode must not switch Falco's pod to hostNetwork")
-    check_agent_probes(spec, ctr, side["agent"], served_paths(os.path.join(USER, "httpd.c")))
+    check_agent_probes(spec, ctr, side["agent"], served_paths(user_file("httpd.c")))
     cmd = ctr["livenessProbe"]["exec"]["command"]
     expect(cmd[:2] == ["reflex", "status"] and side["agent"]["metrics_address"] in cmd,
            f"liveness {cmd} does not ask metrics_address {side['agent']['metrics_address']}")
@@ -785,7 +799,7 @@ def _():
     expect(parsed.get("X-Falco-Token") == tok,
            f"falcosidekick would send X-Falco-Token {parsed.get('X-Falco-Token')!r} (from {headers!r}), the Secret holds {tok!r}")
     generated = re.fullmatch(r"[0-9a-f]{64}", tok) is not None
-    fails_closed = any(ord(ch) < 0x21 or ord(ch) > 0x7e for ch in tok)  # refused by token_read (user/token.c)
+    fails_closed = any(ord(ch) < 0x21 or ord(ch) > 0x7e for ch in tok)  # refused by token_read (user/lib/token.c)
     expect(generated or fails_closed,
            f"the token is neither `openssl rand -hex 32` output nor a placeholder the controller refuses: {tok!r}")
     expect(values("falcosidekick-values.yaml")["config"]["webhook"].get("minimumpriority") == "critical",
@@ -866,12 +880,14 @@ def api_calls_of(c_file):
 def component_of(c_file):
     """agent or controller: which program's entry points call into C_FILE (through its header)."""
     stem = os.path.splitext(os.path.basename(c_file))[0]
-    header = os.path.join(USER, stem + ".h")
-    funcs = set(re.findall(r"\b(" + stem + r"_\w+)\s*\(", read(header))) if os.path.exists(header) else set()
+    header = os.path.splitext(c_file)[0] + ".h"
+    prefix = {"pod_watch": "kube"}.get(stem, stem)  # pod_watch.h keeps its kube_ API names
+    funcs = set(re.findall(r"\b(" + prefix + r"_\w+)\s*\(", read(header))) if os.path.exists(header) else set()
     callers = set()
-    for f in os.listdir(USER):
-        if f.endswith(".c") and f != os.path.basename(c_file):
-            src = strip_comments(read(os.path.join(USER, f)))
+    for path in user_sources():
+        f = os.path.basename(path)
+        if f != os.path.basename(c_file):
+            src = strip_comments(read(path))
             if any(re.search(r"\b" + fn + r"\s*\(", src) for fn in funcs):
                 callers.add(f)
     who = set()
@@ -908,13 +924,13 @@ def bound_role(sa, ns):
 needed = {"agent": set(), "controller": set()}
 
 
-@check("every Kubernetes API call in user/*.c is attributed to reflexd or reflex-controller")
+@check("every Kubernetes API call in user/*/*.c is attributed to reflexd or reflex-controller")
 def _():
     api_files = []
-    for f in sorted(os.listdir(USER)):
-        if f.endswith(".c") and any(re.search(r"/apis?/", v) for _, v in c_literal_groups(strip_comments(read(os.path.join(USER, f))))):
-            api_files.append(os.path.join(USER, f))
-    expect(api_files, "no API paths found in user/*.c")
+    for path in user_sources():
+        if any(re.search(r"/apis?/", v) for _, v in c_literal_groups(strip_comments(read(path)))):
+            api_files.append(path)
+    expect(api_files, "no API paths found in user/*/*.c")
     for f in api_files:
         needed[component_of(f)] |= api_calls_of(f)
     expect(needed["agent"] and needed["controller"], f"calls found: {needed}")
@@ -931,13 +947,13 @@ def rbac_check(component, sa):
            f"ClusterRole {roles[0]}: missing {missing} (the code calls them), extra {extra} (nothing calls them)")
 
 
-@check("RBAC: reflex-agent grants exactly the calls of user/kube.c (pods list, watch)")
+@check("RBAC: reflex-agent grants exactly the calls of user/reflexd/pod_watch.c (pods list, watch)")
 def _():
     rbac_check("agent", "reflex-agent")
     expect(pod_spec(only("DaemonSet"))["serviceAccountName"] == "reflex-agent", "reflexd does not run as reflex-agent")
 
 
-@check("RBAC: reflex-controller grants exactly the calls of user/controller.c")
+@check("RBAC: reflex-controller grants exactly the calls of user/controller/controller.c")
 def _():
     rbac_check("controller", "reflex-controller")
     expect(pod_spec(find("Deployment", "reflex-controller"))["serviceAccountName"] == "reflex-controller",

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-"""A Graylog GELF input stand-in for the GELF sender (user/gelf.c); stdlib only.
+"""A Graylog GELF input stand-in for the GELF sender (user/controller/gelf.c); stdlib only.
 
   gelf_server.py --http-port P --udp-port Q --out FILE [--down-file F] [--bind ADDR]
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * kube.c: the pure Pod and watch-event parsers on the recorded fixtures, every
+ * pod_watch.c: the pure Pod and watch-event parsers on the recorded fixtures, every
  * owner rule and hostile input; then the live list+watch client against
  * tests/integration/kube_api.py (a fake API server speaking the real wire
  * format): lookups, add/modify/delete while the watch is open, bookmarks,
@@ -27,7 +27,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "kube.h"
+#include "pod_watch.h"
 
 #define FIXTURES "../shared/fixtures/k8s/"
 #define NODE "hop-node-1"

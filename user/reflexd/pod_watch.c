@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * Node-scoped pod list+watch (see kube.h). One thread drives libcurl easy
+ * Node-scoped pod list+watch (see pod_watch.h). One thread drives libcurl easy
  * handles through a multi handle so that kube_pods_stop can wake it out of a
  * transfer (curl_multi_poll on an extra eventfd) or a backoff (poll on the
  * same fd) at once, instead of waiting for a progress callback.
@@ -22,7 +22,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "kube.h"
+#include "pod_watch.h"
 #include "kubeapi.h"
 #include "token.h"
 #include "log.h"
