@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "controller.h"
+#include "decide.h"
 #include "deliver.h"
 #include "falco_alert.h"
 #include "gelf.h"
@@ -542,13 +543,6 @@ static int send_gelf(void *ctx, const void *data, size_t len, char *err, size_t 
 
 /* ---- one alert ---------------------------------------------------------- */
 
-struct node_report {
-	bool present;
-	const char *node, *event_id, *outcome, *kill_mode, *source, *reason, *pod_uid, *action;
-	int64_t latency_us;
-	bool dry_run;
-};
-
 static void read_node_report(json_t *root, struct node_report *n)
 {
 	json_t *rx = json_object_get(root, "reflex");
@@ -622,31 +616,6 @@ static const char *priority_upper(const char *p, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * Whether the node's outcome in a report lets the controller act for a
- * kill_pod / isolate_namespace rule. An allow-list: the node carried the
- * action out on its side ("killed", or "denied": an exec refused in the
- * kernel), or, for isolation (which only the controller does), the node's
- * safeguards said act ("alert" under action isolate_namespace). Everything
- * else the agent writes ("refused", "disarmed", "dry_run", "excepted",
- * "failed", "exited", "alert" under another action) or anything unknown,
- * and any dry-run report, is the node not acting: the cluster does not act
- * either.
- */
-static bool node_permits(const struct node_report *n, enum reflex_action action, const char *action_name)
-{
-	const char *o = n->outcome;
-
-	if (!o || n->dry_run)
-		return false;
-	/* The node ran the rule as another action (its config differs): not this one's consent. */
-	if (n->action && strcmp(n->action, action_name))
-		return false;
-	if (!strcmp(o, "killed") || !strcmp(o, "denied"))
-		return true;
-	return action == ACTION_ISOLATE_NAMESPACE && !strcmp(o, "alert") && n->action;
-}
-
 static struct ratelimit *rate_limit_new(const struct controller_config *cc, bool namespaces)
 {
 	struct ratelimit_config rc = {
@@ -700,6 +669,8 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 	struct owner_walk walk = { .pod_gone = false };
 	struct policy_decision d;
 	struct policy_subject s;
+	struct controller_decide_input in;
+	struct controller_plan plan;
 	struct audit_record rec;
 	char event_id[160], id_key[200], inc_key[320], detail[1536] = "", why[512] = "", note[160] = "";
 	const char *outcome = NULL, *action, *rec_action;
@@ -761,7 +732,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 		outcome = "duplicate";
 		say(detail, sizeof(detail), "the controller already decided this incident (%s%s%s)",
 			 al->k8s_namespace ? al->k8s_namespace : "", al->k8s_pod ? "/" : "", al->k8s_pod ? al->k8s_pod : "");
-	} else if (controller_acts && node.present && !node_permits(&node, rule_action, action)) {
+	} else if (controller_acts && node.present && !controller_node_permits(&node, rule_action, action)) {
 		/* Nothing the node declined is done by the cluster: no API call at all. */
 		outcome = "refused";
 		dry_run = node.dry_run || (node.outcome && !strcmp(node.outcome, "dry_run"));
@@ -802,25 +773,33 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 			dry_run = d.verdict == POLICY_DRY_RUN;
 			say(detail, sizeof(detail), "%s%s%s%s%s", d.reason, walk.chain[0] ? "; owners: " : "",
 				 walk.chain, why[0] ? "; " : "", why);
-			if (rule_action == ACTION_KILL_POD && walk.pod_gone) {
-				outcome = "gone";
+			in = (struct controller_decide_input){
+				.action = rule_action,
+				.verdict = d.verdict,
+				.pod_gone = walk.pod_gone,
+				.pod_uid_differs = node.pod_uid && *node.pod_uid && walk.pod_uid[0] &&
+						   strcmp(node.pod_uid, walk.pod_uid),
+			};
+			controller_decide(&in, &plan);
+			if (plan.step == CONTROLLER_ASK_RATE_LIMIT) {
+				in.admit = rate_limit_admits(c, rule_action, al->rule, al->k8s_namespace, al->k8s_pod,
+							     detail, sizeof(detail))
+						   ? CONTROLLER_ADMIT_YES
+						   : CONTROLLER_ADMIT_NO;
+				controller_decide(&in, &plan);
+			}
+			if (plan.why == CONTROLLER_WHY_GONE)
 				say(detail + strlen(detail), sizeof(detail) - strlen(detail),
 					 "; pod %s/%s already gone (404)", al->k8s_namespace, al->k8s_pod);
-			} else if (rule_action == ACTION_KILL_POD && node.pod_uid && *node.pod_uid && walk.pod_uid[0] &&
-				   strcmp(node.pod_uid, walk.pod_uid)) {
-				outcome = "refused";
+			else if (plan.why == CONTROLLER_WHY_NEWER_POD)
 				say(detail + strlen(detail), sizeof(detail) - strlen(detail),
 					 "; the pod named %s/%s now has uid %s, not %s: a newer pod, not touched",
 					 al->k8s_namespace, al->k8s_pod, walk.pod_uid, node.pod_uid);
-			} else if (d.verdict == POLICY_DRY_RUN) {
-				outcome = "dry_run";
+			else if (plan.why == CONTROLLER_WHY_DRY_RUN)
 				say(detail + strlen(detail), sizeof(detail) - strlen(detail), "; DRY_RUN: would %s",
 					 rule_action == ACTION_KILL_POD ? "delete the pod" : "isolate the namespace");
-			} else if (d.verdict != POLICY_ACT) {
-				outcome = d.verdict == POLICY_EXCEPTED ? "excepted" : "refused";
-			} else if (!rate_limit_admits(c, rule_action, al->rule, al->k8s_namespace, al->k8s_pod, detail,
-						      sizeof(detail))) {
-				outcome = "disarmed";
+			if (plan.step == CONTROLLER_RECORD) {
+				outcome = plan.outcome;
 			} else {
 				char done[512];
 

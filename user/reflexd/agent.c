@@ -24,6 +24,7 @@
 #include "caps.h"
 #include "audit.h"
 #include "correlate.h"
+#include "decide.h"
 #include "falco_feed.h"
 #include "httpd.h"
 #include "kernel.h"
@@ -703,19 +704,16 @@ static const char *owner_of(struct agent *a, const char *container_id, const cha
 	return buf;
 }
 
-/* The kernel rules, as bits of agent.kernel_rl_armed. */
-enum { KRULE_EXEC = 1u << 0, KRULE_FILELESS = 1u << 1, KRULE_STRATUM = 1u << 2, KRULE_POOL = 1u << 3 };
-
 static uint32_t kernel_rules_armed(struct agent *a)
 {
 	const struct agent_config *ac = &a->config->agent;
 	uint64_t now = monotonic_ns();
 	uint32_t bits = 0;
 
-	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->exec_rule, now) ? KRULE_EXEC : 0;
-	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->fileless_rule, now) ? KRULE_FILELESS : 0;
-	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->stratum_rule, now) ? KRULE_STRATUM : 0;
-	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->pool_rule, now) ? KRULE_POOL : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->exec_rule, now) ? DECIDE_KRULE_EXEC : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->fileless_rule, now) ? DECIDE_KRULE_FILELESS : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->stratum_rule, now) ? DECIDE_KRULE_STRATUM : 0;
+	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->pool_rule, now) ? DECIDE_KRULE_POOL : 0;
 	return bits;
 }
 
@@ -730,10 +728,10 @@ static void rate_limit_sync_kernel(struct agent *a)
 	if (bits == a->kernel_rl_armed)
 		return;
 	log_info("rate limit: in-kernel kills %s for %s%s%s%s", (bits & ~a->kernel_rl_armed) ? "re-armed" : "paused",
-		 ((bits ^ a->kernel_rl_armed) & KRULE_EXEC) ? "[exec rule] " : "",
-		 ((bits ^ a->kernel_rl_armed) & KRULE_FILELESS) ? "[fileless rule] " : "",
-		 ((bits ^ a->kernel_rl_armed) & KRULE_STRATUM) ? "[stratum rule] " : "",
-		 ((bits ^ a->kernel_rl_armed) & KRULE_POOL) ? "[pool rule] " : "");
+		 ((bits ^ a->kernel_rl_armed) & DECIDE_KRULE_EXEC) ? "[exec rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & DECIDE_KRULE_FILELESS) ? "[fileless rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & DECIDE_KRULE_STRATUM) ? "[stratum rule] " : "",
+		 ((bits ^ a->kernel_rl_armed) & DECIDE_KRULE_POOL) ? "[pool rule] " : "");
 	a->kernel_rl_armed = bits;
 	verdicts_refresh(a);
 }
@@ -896,12 +894,24 @@ static bool join_spares_process(const struct incident *m, const struct detection
 	return detection_process_alive(det);
 }
 
+/* The plan's outcome, detail and counter onto INC; its kill, if any, is the caller's next step. */
+static void plan_apply(struct agent *a, struct incident *inc, const struct decide_plan *p)
+{
+	inc->outcome = p->outcome;
+	if (p->detail)
+		detail_append(inc, "%s", p->detail);
+	if (p->counter != METRIC_COUNTER_MAX)
+		metrics_inc(a->metrics, p->counter);
+}
+
 /* Attribution, policy, response, audit: one path for every kernel detection. */
 static int handle_detection(struct agent *a, const struct detection *det)
 {
 	const struct container_info *info = NULL;
 	struct policy_decision d;
 	struct policy_subject s;
+	struct decide_input in;
+	struct decide_plan p;
 	const char *owner = NULL;
 	char owner_buf[64], summary[REFLEX_PATH_LEN + 1024];
 	struct incident *inc;
@@ -1012,80 +1022,52 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		 inc->is_container ? inc->container_id : "", det->kernel_killed ? ", killed in kernel" : "",
 		 policy_verdict_name(d.verdict), d.reason);
 
-	if (det->kernel_killed || det->exec_denied) {
+	in = (struct decide_input){
+		.policy = &d,
+		.kernel_killed = det->kernel_killed,
+		.exec_denied = det->exec_denied,
+		.kernel_denied = det->kernel_denied,
+		.target_known = info != NULL,
+		.namespace_known = inc->namespace_[0] != '\0',
+		.has_exe = inc->exe_path[0] != '\0',
+	};
+	decide(&in, &p);
+	if (p.kernel_acted) {
 		log_info("%s", summary);
-		/* The kernel acted on a verdict user space set from this same policy. */
-		if (d.verdict != POLICY_ACT)
+		if (p.out_of_step)
 			log_warn("kernel %s pid %u although policy now says %s: verdict map out of step",
 				 det->kernel_killed ? "killed" : "refused an exec in", det->tgid,
 				 policy_verdict_name(d.verdict));
-		inc->outcome = "killed";
+		plan_apply(a, inc, &p);
 		inc->acted = true;
-		inc->kill_mode = det->kernel_killed ? "kernel" : "lsm";
-		if (det->kernel_killed)
-			metrics_inc(a->metrics, METRIC_KILLS_KERNEL);
+		inc->kill_mode = p.kill_mode;
 		rate_limit_record(a, inc);
-		if (d.verdict == POLICY_ACT && info &&
-		    (d.action == ACTION_KILL_CONTAINER || d.action == ACTION_KILL_POD)) {
+		if (p.step == DECIDE_KILL_CONTAINER)
 			kill_container(a, inc, info);
-			return 0;
-		}
-		if (det->kernel_killed) {
+		else if (p.step == DECIDE_CONFIRM_KERNEL_KILL)
 			confirm_kernel_kill(a, inc, det->tgid);
-			return 0;
-		}
-		/*
-		 * The exec failed with EPERM: nothing of the image ran, and the
-		 * caller is not the dropped binary, so kill_process has nothing
-		 * left to kill.
-		 */
-		inc->outcome = "denied";
-		incident_done(a, inc, 0); /* refused inside execve: the image was never alive */
+		else
+			incident_done(a, inc, 0); /* refused inside execve: the image was never alive */
 		return 0;
 	}
 	if (det->kernel_kill_failed)
 		log_warn("kernel SIGKILL of pid %u failed; killing from user space", det->tgid);
-	if (d.verdict != POLICY_ACT || !action_kills(d.action))
+	if (p.step != DECIDE_ASK_RATE_LIMIT)
 		log_info("%s", summary);
-
-	switch (d.verdict) {
-	case POLICY_ACT:
-		if (!action_kills(d.action)) {
-			/* isolate_namespace: the controller's job; the node reports. */
-			inc->outcome = det->kernel_denied ? "denied" : "alert";
-			metrics_inc(a->metrics, METRIC_ALERTS);
-			break;
-		}
-		if (!rate_limit_admits(a, inc)) {
+	if (p.step == DECIDE_ASK_RATE_LIMIT) {
+		in.admit = rate_limit_admits(a, inc) ? DECIDE_ADMIT_YES : DECIDE_ADMIT_NO;
+		decide(&in, &p);
+		if (in.admit == DECIDE_ADMIT_NO)
 			log_info("%s", summary);
-			inc->outcome = "disarmed";
-			metrics_inc(a->metrics, METRIC_REFUSALS);
-			break;
-		}
-		inc->outcome = "killed";
-		if (d.action == ACTION_KILL_PROCESS)
+	}
+	plan_apply(a, inc, &p);
+	if (p.step == DECIDE_KILL_PROCESS || p.step == DECIDE_KILL_CONTAINER) {
+		if (p.step == DECIDE_KILL_PROCESS)
 			kill_process(a, inc, det->tgid, det->start_boottime, det->cgroup_id);
 		else
 			kill_container(a, inc, info);
 		log_info("%s", summary); /* INC may be freed by now */
 		return 0;
-	case POLICY_DRY_RUN:
-		inc->outcome = "dry_run";
-		metrics_inc(a->metrics, METRIC_DRY_RUNS);
-		break;
-	case POLICY_REFUSED:
-		inc->outcome = "refused";
-		metrics_inc(a->metrics, METRIC_REFUSALS);
-		break;
-	case POLICY_EXCEPTED:
-		inc->outcome = "excepted";
-		metrics_inc(a->metrics, METRIC_ALERTS);
-		break;
-	case POLICY_ALERT:
-	default:
-		inc->outcome = det->kernel_denied ? "denied" : "alert";
-		metrics_inc(a->metrics, METRIC_ALERTS);
-		break;
 	}
 	incident_done(a, inc, -1);
 	return 0;
@@ -1312,6 +1294,8 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	const struct container_info *info = NULL;
 	struct policy_decision d;
 	struct policy_subject s;
+	struct decide_input in;
+	struct decide_plan p;
 	const char *owner = NULL;
 	char owner_buf[64], summary[REFLEX_PATH_LEN + 1024];
 	struct incident *inc;
@@ -1424,53 +1408,26 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 		 al->priority_text ? al->priority_text : "?", inc->exe_path[0] ? inc->exe_path : "?",
 		 named ? al->container_id : "no container", policy_verdict_name(d.verdict), d.reason);
 
-	switch (d.verdict) {
-	case POLICY_ACT:
-		if (!action_kills(d.action)) {
-			inc->outcome = "alert";
-			metrics_inc(a->metrics, METRIC_ALERTS);
-			break;
-		}
-		if (!info || !inc->namespace_[0]) {
-			inc->outcome = "refused";
-			metrics_inc(a->metrics, METRIC_REFUSALS);
-			break;
-		}
-		if (d.action == ACTION_KILL_PROCESS && !inc->exe_path[0]) {
-			detail_append(inc, "; the alert names no executable (proc.exepath): no process to match");
-			inc->outcome = "refused";
-			metrics_inc(a->metrics, METRIC_REFUSALS);
-			break;
-		}
-		if (!rate_limit_admits(a, inc)) {
-			inc->outcome = "disarmed";
-			metrics_inc(a->metrics, METRIC_REFUSALS);
-			break;
-		}
-		inc->outcome = "killed";
-		if (d.action == ACTION_KILL_PROCESS)
+	in = (struct decide_input){
+		.policy = &d,
+		.from_falco = true,
+		.target_known = info != NULL,
+		.namespace_known = inc->namespace_[0] != '\0',
+		.has_exe = inc->exe_path[0] != '\0',
+	};
+	decide(&in, &p);
+	if (p.step == DECIDE_ASK_RATE_LIMIT) {
+		in.admit = rate_limit_admits(a, inc) ? DECIDE_ADMIT_YES : DECIDE_ADMIT_NO;
+		decide(&in, &p);
+	}
+	plan_apply(a, inc, &p);
+	if (p.step == DECIDE_KILL_PROCESS || p.step == DECIDE_KILL_CONTAINER) {
+		if (p.step == DECIDE_KILL_PROCESS)
 			falco_kill_process(a, inc, info, al);
 		else
 			kill_container(a, inc, info);
 		log_info("%s", summary); /* INC may be freed by now */
 		return;
-	case POLICY_DRY_RUN:
-		inc->outcome = "dry_run";
-		metrics_inc(a->metrics, METRIC_DRY_RUNS);
-		break;
-	case POLICY_REFUSED:
-		inc->outcome = "refused";
-		metrics_inc(a->metrics, METRIC_REFUSALS);
-		break;
-	case POLICY_EXCEPTED:
-		inc->outcome = "excepted";
-		metrics_inc(a->metrics, METRIC_ALERTS);
-		break;
-	case POLICY_ALERT:
-	default:
-		inc->outcome = "alert";
-		metrics_inc(a->metrics, METRIC_ALERTS);
-		break;
 	}
 	log_info("%s", summary);
 	incident_done(a, inc, -1);
@@ -1518,22 +1475,18 @@ static int on_kernel_record(void *ctx, const void *record, size_t size)
 	return 0;
 }
 
-/* What the kernel may do at once in this container, from policy, owners and the rate limit. */
+/* What the kernel may do at once in this container: its namespace and owner, then decide_kernel_flags(). */
 static uint32_t verdict_flags_for(struct agent *a, const struct container_info *info)
 {
-	const struct reflex_config *c = a->config;
-	bool kill = c->agent.enforce_in_kernel, block = c->agent.block_pool_connections;
-	uint32_t flags = REFLEX_VERDICT_CONTAINER, armed = a->kernel_rl_armed;
 	struct incident scratch = { .fd = -1 };
 	const char *ns = NULL, *owner;
 	char owner_buf[64];
-	bool pool, stratum;
 
 	if (info->cgroup_id == a->self_cgroup_id)
 		return 0;
 	/* A failed rebuild: user space decides every detection until one succeeds. */
 	if (a->verdicts_off)
-		return flags;
+		return REFLEX_VERDICT_CONTAINER;
 	/* The namespace from the runtime, else from the API. */
 	owner = owner_of(a, info->ref.id, info->meta_known ? info->meta.pod_uid : info->ref.pod_uid, owner_buf,
 			 sizeof(owner_buf), &scratch);
@@ -1541,24 +1494,7 @@ static uint32_t verdict_flags_for(struct agent *a, const struct container_info *
 		ns = info->meta.namespace_;
 	else if (scratch.namespace_[0])
 		ns = scratch.namespace_;
-	if (!ns)
-		return flags;
-	/* Denying a pool connect is not a kill: it follows block_pool_connections alone. */
-	pool = policy_kernel_may_kill(c, c->agent.pool_rule, ns, owner);
-	stratum = policy_kernel_may_kill(c, c->agent.stratum_rule, ns, owner);
-	if (kill && (armed & KRULE_EXEC) && policy_kernel_may_kill(c, c->agent.exec_rule, ns, owner))
-		flags |= REFLEX_VERDICT_KILL_UPPER_EXEC;
-	if (kill && (armed & KRULE_FILELESS) && policy_kernel_may_kill(c, c->agent.fileless_rule, ns, owner))
-		flags |= REFLEX_VERDICT_KILL_FILELESS_EXEC;
-	if (kill && stratum && (armed & KRULE_STRATUM))
-		flags |= REFLEX_VERDICT_KILL_STRATUM_EXEC;
-	if (kill && pool && (armed & KRULE_POOL))
-		flags |= REFLEX_VERDICT_KILL_POOL_CONNECT;
-	if (block && stratum)
-		flags |= REFLEX_VERDICT_DROP_STRATUM;
-	if (block && pool)
-		flags |= REFLEX_VERDICT_DENY_POOL_CONNECT;
-	return flags;
+	return decide_kernel_flags(a->config, ns, owner, a->kernel_rl_armed);
 }
 
 /*
