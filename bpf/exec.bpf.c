@@ -120,7 +120,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	struct reflex_exec_event *e;
 	struct inode *inode;
 	struct file *file;
-	__u32 flags = 0, kact = REFLEX_KACT_NONE, tgid, kind;
+	__u32 flags = 0, kact = REFLEX_KACT_NONE, tgid, kind, kill_kind;
 	__u64 cgroup_id;
 
 	counter_inc(REFLEX_KCNT_EXEC_SEEN);
@@ -151,7 +151,9 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	 */
 	kind = reflex_exec_rule_kind(flags);
 	verdict = bpf_map_lookup_elem(&cgroup_verdicts, &cgroup_id);
-	if (verdict && (verdict->flags & reflex_exec_kill_verdict(kind))) {
+	kill_kind = verdict ? reflex_exec_kill_kind(flags, verdict->flags) : 0;
+	if (kill_kind) {
+		kind = kill_kind;
 		if (bpf_send_signal(SIGKILL) == 0) {
 			kact = REFLEX_KACT_SIGKILL_SENT;
 			counter_inc(REFLEX_KCNT_EXEC_KILLED);

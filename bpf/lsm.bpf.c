@@ -34,6 +34,7 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct reflex_cgroup_verdict *verdict;
+	__u32 kill_kind;
 	struct reflex_exec_event *e;
 	struct file *file;
 	__u64 cgroup_id;
@@ -56,8 +57,9 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 		return 0;
 	cgroup_id = bpf_get_current_cgroup_id();
 	verdict = bpf_map_lookup_elem(&cgroup_verdicts, &cgroup_id);
-	/* argv is not read here: the kind of the two this hook sees, in the shared precedence. */
-	if (!verdict || !(verdict->flags & reflex_exec_kill_verdict(reflex_exec_rule_kind(flags))))
+	/* argv is not read here: the first of the two kinds this hook sees whose kill is armed. */
+	kill_kind = verdict ? reflex_exec_kill_kind(flags, verdict->flags) : 0;
+	if (!kill_kind)
 		return 0;
 
 	counter_inc(REFLEX_KCNT_EXEC_SUSPICIOUS);
@@ -83,7 +85,7 @@ int BPF_PROG(exec_deny, struct linux_binprm *bprm, int ret)
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->flags = flags;
 	e->kernel_action = REFLEX_KACT_EXEC_DENIED;
-	e->rule_kind = reflex_exec_rule_kind(flags);
+	e->rule_kind = kill_kind;
 	e->pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename) < 0)

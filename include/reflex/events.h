@@ -188,6 +188,24 @@ static inline __u32 reflex_exec_kill_verdict(__u32 kind)
 	}
 }
 
+/*
+ * The kind the kernel kills an exec under: the first kind of FLAGS, in the
+ * precedence of reflex_exec_rule_kind, whose kill is armed in VERDICT_FLAGS;
+ * 0 when none is. The kinds are partly the caller's choice (a Stratum URL
+ * in argv, an unlink before execveat): adding one may add a rule that
+ * kills, never shield the exec behind a weaker rule.
+ */
+static inline __u32 reflex_exec_kill_kind(__u32 flags, __u32 verdict_flags)
+{
+	if ((flags & REFLEX_EXEC_STRATUM_ARGV) && (verdict_flags & REFLEX_VERDICT_KILL_STRATUM_EXEC))
+		return REFLEX_EXEC_STRATUM_ARGV;
+	if ((flags & REFLEX_EXEC_FILELESS) && (verdict_flags & REFLEX_VERDICT_KILL_FILELESS_EXEC))
+		return REFLEX_EXEC_FILELESS;
+	if ((flags & REFLEX_EXEC_UPPER_LAYER) && (verdict_flags & REFLEX_VERDICT_KILL_UPPER_EXEC))
+		return REFLEX_EXEC_UPPER_LAYER;
+	return 0;
+}
+
 /* Per-socket state of a container TCP connection whose first payload is inspected. */
 enum reflex_stratum_state {
 	REFLEX_STRATUM_WATCH = 1, /* first payload not seen yet */

@@ -674,7 +674,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 	struct audit_record rec;
 	char event_id[160], id_key[200], inc_key[320], detail[1536] = "", why[512] = "", note[160] = "";
 	const char *outcome = NULL, *action, *rec_action;
-	bool claimed_inc = false, controller_acts, dry_run;
+	bool claimed_inc = false, controller_acts, dry_run, node_declined;
 	struct timespec now;
 	int r = 0;
 
@@ -720,7 +720,12 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 		log_info("duplicate delivery of event %s ('%s'): nothing done again", event_id, al->rule);
 		return;
 	}
-	if (controller_acts) {
+	/*
+	 * A report the node declined decides nothing for the incident: a later
+	 * report of the same pod that the node did act on must not be a duplicate.
+	 */
+	node_declined = controller_acts && node.present && !controller_node_permits(&node, rule_action, action);
+	if (controller_acts && !node_declined) {
 		say(inc_key, sizeof(inc_key), "inc:%s|%s|%s", al->rule, al->k8s_namespace ? al->k8s_namespace : "",
 			 rule->action == ACTION_ISOLATE_NAMESPACE ? "" : al->k8s_pod ? al->k8s_pod : "");
 		claimed_inc = !dedupe_claim(c, inc_key, cfg->controller.dedupe_window_s);
@@ -728,11 +733,11 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 	pthread_mutex_unlock(&c->lock);
 
 	dry_run = false;
-	if (controller_acts && !claimed_inc) {
+	if (controller_acts && !node_declined && !claimed_inc) {
 		outcome = "duplicate";
 		say(detail, sizeof(detail), "the controller already decided this incident (%s%s%s)",
 			 al->k8s_namespace ? al->k8s_namespace : "", al->k8s_pod ? "/" : "", al->k8s_pod ? al->k8s_pod : "");
-	} else if (controller_acts && node.present && !controller_node_permits(&node, rule_action, action)) {
+	} else if (node_declined) {
 		/* Nothing the node declined is done by the cluster: no API call at all. */
 		outcome = "refused";
 		dry_run = node.dry_run || (node.outcome && !strcmp(node.outcome, "dry_run"));

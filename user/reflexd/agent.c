@@ -67,7 +67,7 @@ struct incident {
 	int64_t pid;
 	uint64_t cgroup_id;
 	char rule[256];
-	char audit_reason[512]; /* the rule's audit_reason verbatim, or the action's default */
+	char audit_reason[1024]; /* the rule's audit_reason verbatim, or the action's default */
 	char detail[1024];      /* what reflex found and did */
 	char namespace_[64];
 	char pod[254];
@@ -560,7 +560,9 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 	}
 	if (n < 0) {
 		detail_append(inc, "; cgroup v1 freezer kill failed: %s", strerror(-n));
-		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
+		/* The kernel's own kill or refusal happened all the same: that stays the outcome. */
+		incident_close(a, inc, inc->kill_mode ? inc->outcome : "failed", METRIC_KILL_FAILURES,
+			       inc->kill_mode ? 0 : -1);
 		return;
 	}
 	inc->acted = true;
@@ -584,7 +586,9 @@ static void kill_container(struct agent *a, struct incident *inc, const struct c
 	err = respond_kill_cgroup(info->scope_path, &fd);
 	if (err) {
 		detail_append(inc, "; cgroup.kill on %s failed: %s", info->scope_path, strerror(-err));
-		incident_close(a, inc, "failed", METRIC_KILL_FAILURES, -1);
+		/* The kernel's own kill or refusal happened all the same: that stays the outcome. */
+		incident_close(a, inc, inc->kill_mode ? inc->outcome : "failed", METRIC_KILL_FAILURES,
+			       inc->kill_mode ? 0 : -1);
 		return;
 	}
 	metrics_inc(a->metrics, METRIC_KILLS_CGROUP);
@@ -677,7 +681,7 @@ static void incident_fill_reason(struct incident *inc, const struct policy_decis
 					   ? d->rule->audit_reason
 					   : action_default_audit_reason(d->action);
 
-	copy_str(inc->audit_reason, sizeof(inc->audit_reason), audit_reason);
+	audit_copy_utf8(inc->audit_reason, sizeof(inc->audit_reason), audit_reason);
 	copy_str(inc->detail, sizeof(inc->detail), d->reason);
 }
 
@@ -966,7 +970,9 @@ static int handle_detection(struct agent *a, const struct detection *det)
 		const struct reflex_rule *r = config_find_rule(a->config, inc->rule);
 		struct corr_event ev = corr_of(inc);
 		bool rule_kills = r && action_kills(r->action);
-		struct incident *m = find_open_incident(a, &ev, false, inc->rule, rule_kills, det->kernel_killed);
+		/* Whatever the kernel did itself (kill, refused exec or connect) joins only an incident that acted. */
+		struct incident *m = find_open_incident(a, &ev, false, inc->rule, rule_kills,
+							det->kernel_killed || det->exec_denied || det->kernel_denied);
 
 		if (m && join_spares_process(m, det, rule_kills)) {
 			log_info("%s pid %u matches Falco incident %s but that did not kill it: handled on its own",
@@ -1046,8 +1052,11 @@ static int handle_detection(struct agent *a, const struct detection *det)
 			kill_container(a, inc, info);
 		else if (p.step == DECIDE_CONFIRM_KERNEL_KILL)
 			confirm_kernel_kill(a, inc, det->tgid);
-		else
-			incident_done(a, inc, 0); /* refused inside execve: the image was never alive */
+		else {
+			/* Refused inside execve, at the event: the image was never alive. */
+			inc->action_time = timespec_of_ns(inc->event_real_ns);
+			incident_done(a, inc, 0);
+		}
 		return 0;
 	}
 	if (det->kernel_kill_failed)
@@ -1073,6 +1082,33 @@ static int handle_detection(struct agent *a, const struct detection *det)
 	return 0;
 }
 
+/* The rule of an exec kind (REFLEX_EXEC_*). */
+static const char *exec_kind_rule(const struct agent *a, uint32_t kind)
+{
+	if (kind == REFLEX_EXEC_STRATUM_ARGV)
+		return a->config->agent.stratum_rule;
+	if (kind == REFLEX_EXEC_FILELESS)
+		return a->config->agent.fileless_rule;
+	return a->config->agent.exec_rule;
+}
+
+/* The first kind of FLAGS, in the kernel's precedence, whose rule kills (not dry-run); else the first kind. */
+static uint32_t exec_kind_for_user_space(const struct agent *a, uint32_t flags)
+{
+	static const uint32_t order[] = { REFLEX_EXEC_STRATUM_ARGV, REFLEX_EXEC_FILELESS, REFLEX_EXEC_UPPER_LAYER };
+
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		const struct reflex_rule *r;
+
+		if (!(flags & order[i]))
+			continue;
+		r = config_find_rule(a->config, exec_kind_rule(a, order[i]));
+		if (r && action_kills(r->action) && r->dryrun != TRISTATE_TRUE)
+			return order[i];
+	}
+	return reflex_exec_rule_kind(flags);
+}
+
 static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 {
 	char exe_path[REFLEX_PATH_LEN], comm[REFLEX_COMM_LEN], what[REFLEX_PATH_LEN + 64];
@@ -1095,8 +1131,14 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 	exe_path[sizeof(exe_path) - 1] = '\0';
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
-	/* The rule the kernel judged the exec under (events.h): audited and charged, never another. */
-	switch (e->rule_kind ? e->rule_kind : reflex_exec_rule_kind(e->flags)) {
+	/*
+	 * The rule the kernel killed or refused under (events.h): audited and
+	 * charged, never another. Where the kernel did not act, the first kind
+	 * whose rule kills: a kind the caller added never shields the exec.
+	 */
+	switch (e->kernel_action == REFLEX_KACT_SIGKILL_SENT || e->kernel_action == REFLEX_KACT_EXEC_DENIED
+			? e->rule_kind
+			: exec_kind_for_user_space(a, e->flags)) {
 	case REFLEX_EXEC_STRATUM_ARGV:
 		det.rule = a->config->agent.stratum_rule;
 		break;
@@ -1244,7 +1286,10 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 	struct respond_target t = {
 		.scope_rel = scope,
 		.exe_path = inc->exe_path,
-		.not_after_boottime_ns = al->time_ns ? boottime_of_realtime(al->time_ns) : 0,
+		/* Never 0 ("no bound"): without a usable alert time, the time the alert was received. */
+		.not_after_boottime_ns = al->time_ns && boottime_of_realtime(al->time_ns)
+						 ? boottime_of_realtime(al->time_ns)
+						 : boottime_of_monotonic(inc->event_ktime_ns),
 	};
 	int fds[AGENT_MAX_ALERT_TARGETS];
 	size_t n = 0;
@@ -1379,7 +1424,8 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 	s = (struct policy_subject){
 		.rule = inc->rule,
 		.is_container = inc->is_container,
-		.is_agent = al->pid == a->self_pid,
+		/* The agent, or any process of its own container. */
+		.is_agent = al->pid == a->self_pid || (info && a->self_cgroup_id && info->cgroup_id == a->self_cgroup_id),
 		.is_host_init = al->pid == 1,
 		.namespace_ = or_null(inc->namespace_),
 		.pod = or_null(inc->pod),
@@ -1948,6 +1994,8 @@ static void on_tick(struct agent *a)
 		next = inc->next;
 		if (inc->wait == WAIT_CGROUP_EMPTY && respond_cgroup_populated(inc->fd) == 0)
 			incident_finish(a, inc, true);
+		else if (now >= inc->deadline_ns && inc->wait == WAIT_PROCESS_EXIT && pidfd_exited(inc->fd))
+			incident_check(a, inc);
 		else if (now >= inc->deadline_ns)
 			incident_finish(a, inc, false);
 	}
@@ -2701,6 +2749,13 @@ struct agent *agent_stop(struct agent *a)
 	a->feed = falco_feed_stop(a->feed);
 	if (a->config)
 		stop_wait_kills(a);
+	/* Programs that were mid-run at the detach have finished by now: drain and count once more. */
+	if (a->kernel && a->attrib && a->audit && a->metrics) {
+		for (int i = 0; i < 64 && kernel_consume(a->kernel) > 0; i++)
+			;
+		refresh_kernel_counters(a);
+		stop_wait_kills(a);
+	}
 	for (inc = a->waiting; inc; inc = next) {
 		next = inc->next;
 		incident_finish(a, inc, false);
