@@ -420,6 +420,29 @@ t_stratum_argv_in_dropped_binary_one_rule() {
 	! grep -q 'verdict map out of step' "$RX_TMP/agent/stderr" || rx_fail "kernel and user space judged different rules"
 }
 
+# A kind the caller can add (a Stratum URL in argv) never shields a dropped
+# binary behind a weaker rule: with the Stratum rule alert-only, the exec is
+# killed under the exec rule, in the kernel and, without it, from user space.
+t_stratum_url_never_shields_a_dropped_binary() {
+	trap teardown EXIT
+	local mode rc
+	for mode in kernel pidfd; do
+		rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+		rx_cleanup_all
+		if [ "$mode" = kernel ]; then
+			RX_POOL_ACTION=alert setup_agent_and_container "su-$mode" shop kill_process
+		else
+			RX_POOL_ACTION=alert setup_agent_and_container "su-$mode" shop kill_process false "" --no-kernel-enforce
+		fi
+		rc=0
+		rx_ctr_exec "su-$mode" /tmp/dropped /tmp/m1 sleep stratum+tcp://pool.example.com:3333 || rc=$?
+		[ "$rc" -eq 137 ] || { rx_audit_show; rx_fail "$mode: the Stratum URL shielded the dropped binary (exit $rc)"; }
+		rx_audit_wait outcome=killed rule="$RX_EXEC_RULE" kill_mode="$mode" exe_path=/tmp/dropped ||
+			{ rx_audit_show; rx_fail "$mode: not killed and audited under the exec rule"; }
+		[ "$(rx_audit_count rule="$RX_STRATUM_RULE")" -eq 0 ] || { rx_audit_show; rx_fail "$mode: also audited under the Stratum rule"; }
+	done
+}
+
 rx_test kernel_kill_before_first_instruction t_kernel_kill_before_first_instruction
 rx_test pidfd_kill_without_kernel_enforcement t_pidfd_kill_without_kernel_enforcement
 rx_test kill_container_empties_the_cgroup t_kill_container_empties_the_cgroup
@@ -441,3 +464,4 @@ rx_test capabilities_dropped_after_load t_capabilities_dropped_after_load
 rx_test dry_run_flag_survives_reload t_dry_run_flag_survives_reload
 rx_test failed_rebuild_clears_kernel_verdicts t_failed_rebuild_clears_kernel_verdicts
 rx_test stratum_argv_in_dropped_binary_one_rule t_stratum_argv_in_dropped_binary_one_rule
+rx_test stratum_url_never_shields_a_dropped_binary t_stratum_url_never_shields_a_dropped_binary

@@ -290,14 +290,38 @@ static void run_flags_row(void **state)
 	assert_int_equal(decide_kernel_flags(configs[r->cfg], r->ns, r->owner, r->armed), r->flags);
 }
 
+/* One exec, one rule: the kind the kernel kills under, from the exec's kinds and the armed bits. */
+static void test_exec_kill_kind(void **state)
+{
+	const uint32_t S = REFLEX_EXEC_STRATUM_ARGV, F = REFLEX_EXEC_FILELESS, U = REFLEX_EXEC_UPPER_LAYER;
+	const uint32_t VS = REFLEX_VERDICT_KILL_STRATUM_EXEC, VF = REFLEX_VERDICT_KILL_FILELESS_EXEC,
+		       VU = REFLEX_VERDICT_KILL_UPPER_EXEC;
+	static const struct { uint32_t flags, verdict, want; } kinds[] = {
+		{ 0, 0, 0 },
+		{ 0, ~0u, 0 },
+		{ U, VU, REFLEX_EXEC_UPPER_LAYER },
+		{ U, VS | VF, 0 },                               /* only other kinds armed */
+		{ U | S, VS | VU, REFLEX_EXEC_STRATUM_ARGV },     /* precedence */
+		{ U | S, VU, REFLEX_EXEC_UPPER_LAYER },           /* a URL in argv never shields it */
+		{ U | F, VU, REFLEX_EXEC_UPPER_LAYER },           /* nor an unlink */
+		{ U | F | S, VF | VU, REFLEX_EXEC_FILELESS },
+		{ F | S, VS, REFLEX_EXEC_STRATUM_ARGV },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		assert_int_equal(reflex_exec_kill_kind(kinds[i].flags, kinds[i].verdict), kinds[i].want);
+}
+
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
 #define N_FLAGS (sizeof(flags_rows) / sizeof(flags_rows[0]))
 
 int main(void)
 {
-	struct CMUnitTest tests[N_ROWS + N_FLAGS];
+	struct CMUnitTest tests[N_ROWS + N_FLAGS + 1];
 	size_t n = 0;
 
+	tests[n++] = (struct CMUnitTest){ .name = "exec kill kind", .test_func = test_exec_kill_kind };
 	for (size_t i = 0; i < N_ROWS; i++)
 		tests[n++] = (struct CMUnitTest){ .name = rows[i].name, .test_func = run_row,
 						  .initial_state = (void *)&rows[i] };
