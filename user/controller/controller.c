@@ -603,19 +603,6 @@ static const char *default_reason(const char *action)
 	return action_default_audit_reason(a);
 }
 
-/* Falco's priority as the compliance record writes it: "Critical" -> "CRITICAL". NULL stays NULL. */
-static const char *priority_upper(const char *p, char *buf, size_t size)
-{
-	size_t i;
-
-	if (!p || !*p)
-		return NULL;
-	for (i = 0; p[i] && i + 1 < size; i++)
-		buf[i] = p[i] >= 'a' && p[i] <= 'z' ? (char)(p[i] - 'a' + 'A') : p[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static struct ratelimit *rate_limit_new(const struct controller_config *cc, bool namespaces)
 {
 	struct ratelimit_config rc = {
@@ -876,7 +863,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 		.reason = audit_reason[0] ? audit_reason : default_reason(rec_action),
 		.detail = detail[0] ? detail : NULL,
 		.operator_ = controller_acts ? operator_ : "reflex-agent",
-		.falco_priority = priority_upper(al->priority_text, prio, sizeof(prio)),
+		.falco_priority = audit_priority_upper(al->priority_text, prio, sizeof(prio)),
 		.falco_output = al->output,
 		.node = node.node ? node.node : al->hostname,
 		.container_id = al->container_id,

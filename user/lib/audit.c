@@ -113,6 +113,18 @@ void audit_copy_utf8(char *dst, size_t size, const char *src)
 	dst[cut] = '\0';
 }
 
+const char *audit_priority_upper(const char *p, char *buf, size_t size)
+{
+	size_t i;
+
+	if (!p || !*p || !size)
+		return NULL;
+	for (i = 0; p[i] && i + 1 < size; i++)
+		buf[i] = p[i] >= 'a' && p[i] <= 'z' ? (char)(p[i] - 'a' + 'A') : p[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 /* NULL -> JSON null; anything else a string, cleaned to valid UTF-8. */
 static json_t *json_str_or_null(const char *s)
 {

@@ -54,6 +54,12 @@ const char *audit_utf8_clean(const char *s, char **ret_copy);
  */
 void audit_copy_utf8(char *dst, size_t size, const char *src);
 
+/*
+ * Falco's priority as the compliance record writes it ("Critical" ->
+ * "CRITICAL") into BUF; NULL for a NULL or empty priority.
+ */
+const char *audit_priority_upper(const char *priority, char *buf, size_t size);
+
 /* The record as one JSON line without the newline; malloc'd, NULL on ENOMEM. */
 char *audit_format(const struct audit_record *record);
 

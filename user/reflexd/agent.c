@@ -1136,19 +1136,10 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 	 * charged, never another. Where the kernel did not act, the first kind
 	 * whose rule kills: a kind the caller added never shields the exec.
 	 */
-	switch (e->kernel_action == REFLEX_KACT_SIGKILL_SENT || e->kernel_action == REFLEX_KACT_EXEC_DENIED
-			? e->rule_kind
-			: exec_kind_for_user_space(a, e->flags)) {
-	case REFLEX_EXEC_STRATUM_ARGV:
-		det.rule = a->config->agent.stratum_rule;
-		break;
-	case REFLEX_EXEC_FILELESS:
-		det.rule = a->config->agent.fileless_rule;
-		break;
-	default:
-		det.rule = a->config->agent.exec_rule;
-		break;
-	}
+	det.rule = exec_kind_rule(a, e->kernel_action == REFLEX_KACT_SIGKILL_SENT ||
+					     e->kernel_action == REFLEX_KACT_EXEC_DENIED
+				     ? e->rule_kind
+				     : exec_kind_for_user_space(a, e->flags));
 	snprintf(what, sizeof(what), "exec %s%s%s", exe_path,
 		 e->flags & REFLEX_EXEC_MEMFD ? " (memfd)" : e->flags & REFLEX_EXEC_FILELESS ? " (unlinked)" : "",
 		 e->flags & REFLEX_EXEC_STRATUM_ARGV ? " with a stratum URL in argv" : "");
@@ -1238,16 +1229,6 @@ static uint64_t boottime_of_realtime(uint64_t real_ns)
 	return boot_now > ago ? boot_now - ago : 0;
 }
 
-/* "Critical" -> "CRITICAL": the compliance record's spelling. */
-static void falco_priority_upper(const char *priority, char *buf, size_t size)
-{
-	size_t i = 0;
-
-	for (; priority && priority[i] && i + 1 < size; i++)
-		buf[i] = (char)((priority[i] >= 'a' && priority[i] <= 'z') ? priority[i] - 'a' + 'A' : priority[i]);
-	buf[i] = '\0';
-}
-
 /* The Falco alert's fields onto an incident (first alert) or into its reason (later ones). */
 static void incident_take_alert(struct incident *inc, const struct falco_alert *al)
 {
@@ -1256,7 +1237,7 @@ static void incident_take_alert(struct incident *inc, const struct falco_alert *
 		return;
 	}
 	copy_str(inc->falco_rule, sizeof(inc->falco_rule), al->rule);
-	falco_priority_upper(al->priority_text, inc->falco_priority, sizeof(inc->falco_priority));
+	audit_priority_upper(al->priority_text, inc->falco_priority, sizeof(inc->falco_priority));
 	free(inc->falco_output);
 	inc->falco_output = al->output ? strdup(al->output) : NULL;
 }
@@ -1287,14 +1268,14 @@ static void falco_kill_process(struct agent *a, struct incident *inc, const stru
 		.scope_rel = scope,
 		.exe_path = inc->exe_path,
 		/* Never 0 ("no bound"): without a usable alert time, the time the alert was received. */
-		.not_after_boottime_ns = al->time_ns && boottime_of_realtime(al->time_ns)
-						 ? boottime_of_realtime(al->time_ns)
-						 : boottime_of_monotonic(inc->event_ktime_ns),
+		.not_after_boottime_ns = al->time_ns ? boottime_of_realtime(al->time_ns) : 0,
 	};
 	int fds[AGENT_MAX_ALERT_TARGETS];
 	size_t n = 0;
 	int err;
 
+	if (!t.not_after_boottime_ns)
+		t.not_after_boottime_ns = boottime_of_monotonic(inc->event_ktime_ns);
 	snprintf(scope, sizeof(scope), "%.*s", (int)info->ref.scope_len, info->cgroup_path);
 	err = respond_kill_target(a->cgroup_root, &t, al->pid > 0 ? (pid_t)al->pid : 0, fds,
 				  AGENT_MAX_ALERT_TARGETS, &n);
@@ -1361,8 +1342,8 @@ static void handle_falco_alert(struct agent *a, const struct falco_alert *al, ui
 			char what[512], priority[16];
 
 			snprintf(what, sizeof(what), "Falco alert '%s'", al->rule);
-			falco_priority_upper(al->priority_text, priority, sizeof(priority));
-			incident_record_join(a, m, al->rule, priority, al->output, ev.time_ns, what);
+			incident_record_join(a, m, al->rule, audit_priority_upper(al->priority_text, priority, sizeof(priority)),
+					     al->output, ev.time_ns, what);
 			if (!m->from_falco && !m->correlated) {
 				m->correlated = true;
 				a->falco_correlated++;
@@ -2726,6 +2707,21 @@ static void stop_wait_kills(struct agent *a)
 	}
 }
 
+/*
+ * After the detach: what the programs already did goes on the record (events
+ * handled, losses counted). False for a start that failed half-way: nothing
+ * to drain and no one to handle it.
+ */
+static bool stop_drain_kernel(struct agent *a)
+{
+	if (!a->kernel || !a->attrib || !a->audit || !a->metrics)
+		return false;
+	for (int i = 0; i < 64 && kernel_consume(a->kernel) > 0; i++)
+		;
+	refresh_kernel_counters(a);
+	return true;
+}
+
 struct agent *agent_stop(struct agent *a)
 {
 	struct incident *inc, *next;
@@ -2737,25 +2733,15 @@ struct agent *agent_stop(struct agent *a)
 	 * record: the ring buffer drained, losses counted, kills in flight
 	 * waited for before any is called failed.
 	 */
-	if (a->kernel) {
-		kernel_detach(a->kernel);
-		a->batch_n = 0;
-		/* A start that failed half-way has nothing to drain and no one to handle it. */
-		for (int i = 0; a->attrib && a->audit && a->metrics && i < 64 && kernel_consume(a->kernel) > 0; i++)
-			;
-		if (a->audit && a->metrics)
-			refresh_kernel_counters(a);
-	}
+	kernel_detach(a->kernel);
+	a->batch_n = 0;
+	stop_drain_kernel(a);
 	a->feed = falco_feed_stop(a->feed);
 	if (a->config)
 		stop_wait_kills(a);
 	/* Programs that were mid-run at the detach have finished by now: drain and count once more. */
-	if (a->kernel && a->attrib && a->audit && a->metrics) {
-		for (int i = 0; i < 64 && kernel_consume(a->kernel) > 0; i++)
-			;
-		refresh_kernel_counters(a);
+	if (stop_drain_kernel(a))
 		stop_wait_kills(a);
-	}
 	for (inc = a->waiting; inc; inc = next) {
 		next = inc->next;
 		incident_finish(a, inc, false);
