@@ -29,6 +29,8 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "token.h"
+#include "http_body.h"
+#include "util.h"
 
 #define ISOLATION_POLICY_NAME "falco-emergency-isolation"
 #define OWNER_WALK_MAX 6        /* pod -> ReplicaSet -> Deployment -> ... */
@@ -117,20 +119,12 @@ __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t size, co
 	free(full);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- dedupe ------------------------------------------------------------- */
 
 /* True when KEY was already claimed within the window; else claims it. Under lock. */
 static bool dedupe_claim(struct controller *c, const char *key, unsigned int window_s)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = util_monotonic_ns();
 	size_t w = 0;
 
 	for (size_t i = 0; i < c->n_dedupe; i++) {
@@ -578,7 +572,7 @@ struct verdict {
 
 static void observe_latency(struct controller *c, uint64_t start_ns)
 {
-	double us = (double)(mono_ns() - start_ns) / 1000.0;
+	double us = (double)(util_monotonic_ns() - start_ns) / 1000.0;
 
 	pthread_mutex_lock(&c->lock);
 	c->latency_count++;
@@ -629,7 +623,7 @@ static bool rate_limit_admits(struct controller *c, enum reflex_action action, c
 
 	say(key, sizeof(key), "%s/%s", ns, isolate ? "" : pod);
 	pthread_mutex_lock(&c->lock);
-	v = ratelimit_admit(isolate ? c->rl_namespaces : c->rl_pods, rule, key, "", mono_ns());
+	v = ratelimit_admit(isolate ? c->rl_namespaces : c->rl_pods, rule, key, "", util_monotonic_ns());
 	limit = isolate ? c->config->controller.rate_limit_namespaces : c->config->controller.rate_limit_pods;
 	window = c->config->controller.rate_limit_window_s;
 	pthread_mutex_unlock(&c->lock);
@@ -887,9 +881,7 @@ static void handle_alert(struct controller *c, const struct falco_alert *al, uin
 /* ---- HTTP --------------------------------------------------------------- */
 
 struct request {
-	char *body;
-	size_t len;
-	bool too_large;
+	struct http_body body;
 	bool gzip;
 	bool checked;
 	bool unauthorized;
@@ -1120,7 +1112,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
-		req->start_ns = mono_ns();
+		req->start_ns = util_monotonic_ns();
 		req->gzip = enc && !strcasecmp(enc, "gzip");
 		*con_cls = req;
 		return MHD_YES;
@@ -1129,23 +1121,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	max = c->config->controller.max_body_bytes;
 	pthread_mutex_unlock(&c->lock);
 	if (*upload_data_size) {
-		if (!req->too_large) {
-			/* gzip bodies are bounded again after inflating. */
-			if (req->len + *upload_data_size > max) {
-				req->too_large = true;
-				free(req->body);
-				req->body = NULL;
-			} else {
-				char *grown = realloc(req->body, req->len + *upload_data_size + 1);
-
-				if (!grown)
-					return MHD_NO;
-				memcpy(grown + req->len, upload_data, *upload_data_size);
-				req->body = grown;
-				req->len += *upload_data_size;
-				req->body[req->len] = '\0';
-			}
-		}
+		/* gzip bodies are bounded again after inflating. */
+		req->body.max = max;
+		if (http_body_append(&req->body, upload_data, *upload_data_size))
+			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -1161,15 +1140,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return reply(conn, MHD_HTTP_UNAUTHORIZED, "text/plain", "missing or wrong X-Falco-Token\n");
 		}
 	}
-	if (req->too_large) {
+	if (req->body.too_large) {
 		count_result(c, RESULT_TOO_LARGE);
 		say(msg, sizeof(msg), "body larger than %zu bytes (controller.max_body_bytes)\n", max);
 		return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", msg);
 	}
-	if (req->gzip && req->body) {
+	if (req->gzip && req->body.data) {
 		char *plain;
 		size_t plain_len;
-		int r = gunzip(req->body, req->len, max, &plain, &plain_len);
+		int r = gunzip(req->body.data, req->body.len, max, &plain, &plain_len);
 
 		if (r == -EFBIG) {
 			count_result(c, RESULT_TOO_LARGE);
@@ -1180,11 +1159,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			count_result(c, RESULT_REJECTED);
 			return reply(conn, MHD_HTTP_BAD_REQUEST, "text/plain", "Content-Encoding gzip but not gzip data\n");
 		}
-		free(req->body);
-		req->body = plain;
-		req->len = plain_len;
+		free(req->body.data);
+		req->body.data = plain;
+		req->body.len = plain_len;
 	}
-	e = falco_alert_parse(req->body ? req->body : "", req->len, max, &al, err, sizeof(err));
+	e = falco_alert_parse(req->body.data ? req->body.data : "", req->body.len, max, &al, err, sizeof(err));
 	if (e != FALCO_PARSE_OK) {
 		count_result(c, RESULT_REJECTED);
 		log_warn("POST /alert rejected: %s: %s", falco_parse_error_name(e), err);
@@ -1205,7 +1184,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	(void)toe;
 	if (req) {
-		free(req->body);
+		free(req->body.data);
 		free(req);
 		*con_cls = NULL;
 	}

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "gelf.h"
+#include "util.h"
 
 #define REPLY_MAX 200u /* bytes of an HTTP error body kept for the reason */
 
@@ -798,18 +799,6 @@ out:
 	return ret;
 }
 
-static int gai_errno(int rc)
-{
-	switch (rc) {
-	case EAI_MEMORY:
-		return -ENOMEM;
-	case EAI_SYSTEM:
-		return errno ? -errno : -EHOSTUNREACH;
-	default:
-		return -EHOSTUNREACH;
-	}
-}
-
 /* A UDP socket connected to the first address of S's destination that takes one. */
 static int udp_connect(struct gelf_sender *s, char *err, size_t errlen)
 {
@@ -820,7 +809,7 @@ static int udp_connect(struct gelf_sender *s, char *err, size_t errlen)
 
 	rc = getaddrinfo(s->udp_host, s->udp_port, &hints, &res);
 	if (rc)
-		return fail(err, errlen, gai_errno(rc), "udp %s: %s", s->udp_address, gai_strerror(rc));
+		return fail(err, errlen, util_gai_errno(rc, -EHOSTUNREACH), "udp %s: %s", s->udp_address, gai_strerror(rc));
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {

@@ -19,11 +19,11 @@
 
 #include "config.h"
 #include "pools.h"
+#include "util.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 #define CONFIG_MAX_ITEMS 10000
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const action_names[] = {
 	[ACTION_ALERT] = "alert",

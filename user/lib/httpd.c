@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "httpd.h"
+#include "util.h"
 
 #define HTTPD_CONNECTION_LIMIT 64u
 #define HTTPD_TIMEOUT_S 10u
@@ -24,18 +25,6 @@ struct httpd {
 	struct metrics *metrics;
 	unsigned short port;
 };
-
-static int gai_errno(int rc)
-{
-	switch (rc) {
-	case EAI_MEMORY:
-		return -ENOMEM;
-	case EAI_SYSTEM:
-		return errno ? -errno : -EINVAL;
-	default:
-		return -EINVAL;
-	}
-}
 
 /*
  * "1.2.3.4:PORT" or "[v6]:PORT", numeric only: the agent binds exactly the
@@ -81,7 +70,7 @@ static int parse_address(const char *address, struct sockaddr_storage *ss, sockl
 	host_buf[host_len] = '\0';
 	rc = getaddrinfo(host_buf, port, &hints, &res);
 	if (rc)
-		return gai_errno(rc);
+		return util_gai_errno(rc, -EINVAL);
 	if (res->ai_addrlen > sizeof(*ss)) {
 		freeaddrinfo(res);
 		return -EINVAL;

@@ -15,6 +15,7 @@
 #include "kubeapi.h"
 #include "log.h"
 #include "token.h"
+#include "http_body.h"
 
 #define KUBEAPI_BODY_MAX (8u << 20) /* one object or Status; never a list */
 
@@ -79,32 +80,6 @@ const char *kubeapi_url(const struct kubeapi *k)
 	return k->api_url;
 }
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (b->len + n > KUBEAPI_BODY_MAX) {
-		b->too_big = true;
-		return 0;
-	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, p, n);
-	b->data = grown;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 /* Printable ASCII only: it ends up in log lines and audit records. */
 static void copy_printable(char *out, size_t size, const char *in)
 {
@@ -131,7 +106,7 @@ static int request_once(struct kubeapi *k, const char *method, const char *path,
 {
 	struct curl_slist *headers = NULL, *h;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct body b = { 0 };
+	struct http_body b = { .max = KUBEAPI_BODY_MAX };
 	char *url = NULL;
 	CURLcode res;
 	CURL *easy;
@@ -162,7 +137,7 @@ static int request_once(struct kubeapi *k, const char *method, const char *path,
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "reflex-controller");
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_body_curl_sink);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
@@ -173,10 +148,10 @@ static int request_once(struct kubeapi *k, const char *method, const char *path,
 	res = curl_easy_perform(easy);
 	if (res != CURLE_OK) {
 		copy_printable(ret->message, sizeof(ret->message),
-			       b.too_big ? "answer over 8 MiB" : errbuf[0] ? errbuf : curl_easy_strerror(res));
+			       b.too_large ? "answer over 8 MiB" : errbuf[0] ? errbuf : curl_easy_strerror(res));
 		r = res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
 		    : res == CURLE_COULDNT_CONNECT   ? -ECONNREFUSED
-		    : b.too_big                      ? -EFBIG
+		    : b.too_large                      ? -EFBIG
 						     : -EIO;
 		goto out;
 	}

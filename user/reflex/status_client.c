@@ -10,23 +10,10 @@
 #include <jansson.h>
 
 #include "status_client.h"
+#include "http_body.h"
+#include "util.h"
 
 #define STATUS_TIMEOUT_MS 2000L
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static bool port_valid(const char *p)
 {
@@ -54,33 +41,7 @@ static bool address_valid(const char *a)
 	       port_valid(end + 1);
 }
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_large;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (n > STATUS_BODY_MAX - b->len) {
-		b->too_large = true;
-		return 0;
-	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	b->data = grown;
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-static int curl_errno(CURLcode rc, const struct body *b)
+static int curl_errno(CURLcode rc, const struct http_body *b)
 {
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
@@ -99,7 +60,7 @@ static int curl_errno(CURLcode rc, const struct body *b)
 int status_fetch(const char *address, char **ret_body, char *err, size_t errlen)
 {
 	char curl_err[CURL_ERROR_SIZE] = "";
-	struct body b = { 0 };
+	struct http_body b = { .max = STATUS_BODY_MAX };
 	json_t *doc = NULL;
 	CURLcode rc = CURLE_OK;
 	char *url = NULL;
@@ -108,13 +69,13 @@ int status_fetch(const char *address, char **ret_body, char *err, size_t errlen)
 	int ret = 0;
 
 	if (!address || !ret_body || !address_valid(address))
-		return fail(err, errlen, -EINVAL, "invalid address '%s': want HOST:PORT or [V6]:PORT",
+		return errbuf_set(err, errlen, -EINVAL, "invalid address '%s': want HOST:PORT or [V6]:PORT",
 			    address ? address : "(null)");
 	if (asprintf(&url, "http://%s/status", address) < 0)
 		url = NULL;
 	curl = curl_easy_init();
 	if (!url || !curl) {
-		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		ret = errbuf_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	/* A proxy from the environment must not carry a loopback request away. */
@@ -125,36 +86,36 @@ int status_fetch(const char *address, char **ret_body, char *err, size_t errlen)
 	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, STATUS_TIMEOUT_MS) ||
 	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "reflex-status") ||
 	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err) ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data) ||
+	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_body_curl_sink) ||
 	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b)) {
-		ret = fail(err, errlen, -EIO, "libcurl refused an option");
+		ret = errbuf_set(err, errlen, -EIO, "libcurl refused an option");
 		goto out;
 	}
 	rc = curl_easy_perform(curl);
 	if (rc) {
 		ret = curl_errno(rc, &b);
 		if (ret == -EMSGSIZE)
-			fail(err, errlen, ret, "%s: response larger than %d bytes", url, STATUS_BODY_MAX);
+			errbuf_set(err, errlen, ret, "%s: response larger than %d bytes", url, STATUS_BODY_MAX);
 		else if (ret == -ECONNREFUSED)
-			fail(err, errlen, ret, "%s: %s (is reflexd running, with agent.metrics_address %s?)", url,
+			errbuf_set(err, errlen, ret, "%s: %s (is reflexd running, with agent.metrics_address %s?)", url,
 			     curl_err[0] ? curl_err : curl_easy_strerror(rc), address);
 		else
-			fail(err, errlen, ret, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+			errbuf_set(err, errlen, ret, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code != 200) {
-		ret = fail(err, errlen, -EPROTO, "%s: HTTP %ld", url, code);
+		ret = errbuf_set(err, errlen, -EPROTO, "%s: HTTP %ld", url, code);
 		goto out;
 	}
 	/* libcurl does not call back for an empty body. */
 	if (!b.data) {
-		ret = fail(err, errlen, -EPROTO, "%s: empty response", url);
+		ret = errbuf_set(err, errlen, -EPROTO, "%s: empty response", url);
 		goto out;
 	}
 	doc = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(doc)) {
-		ret = fail(err, errlen, -EPROTO, "%s: response is not a JSON object", url);
+		ret = errbuf_set(err, errlen, -EPROTO, "%s: response is not a JSON object", url);
 		goto out;
 	}
 	*ret_body = b.data;
@@ -238,15 +199,15 @@ int status_print(FILE *out, const char *json_body, char *err, size_t errlen)
 	int ret = 0;
 
 	if (!out || !json_body)
-		return fail(err, errlen, -EINVAL, "nothing to print");
+		return errbuf_set(err, errlen, -EINVAL, "nothing to print");
 	doc = json_loads(json_body, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
-		return fail(err, errlen, -EINVAL, "status is not JSON: line %d: %s", jerr.line, jerr.text);
+		return errbuf_set(err, errlen, -EINVAL, "status is not JSON: line %d: %s", jerr.line, jerr.text);
 	node = json_object_get(doc, "node");
 	ready = json_object_get(doc, "ready");
 	/* node and ready are what make it a reflex status; the rest may be missing. */
 	if (!json_is_object(doc) || !json_is_string(node) || !json_is_boolean(ready)) {
-		ret = fail(err, errlen, -EINVAL, "not a reflex status document (no node or ready)");
+		ret = errbuf_set(err, errlen, -EINVAL, "not a reflex status document (no node or ready)");
 		goto out;
 	}
 	fputs("node:                  ", out);
@@ -307,7 +268,7 @@ int status_print(FILE *out, const char *json_body, char *err, size_t errlen)
 		}
 	}
 	if (fflush(out) || ferror(out))
-		ret = fail(err, errlen, -EIO, "writing the status failed");
+		ret = errbuf_set(err, errlen, -EIO, "writing the status failed");
 out:
 	json_decref(doc);
 	return ret;

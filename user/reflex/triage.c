@@ -23,8 +23,9 @@
 
 #include "falco_alert.h"
 #include "triage.h"
+#include "http_body.h"
+#include "util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BASELINE_MAX_BYTES (1 << 20)
 #define BASELINE_MAX_ITEMS 10000
 #define FILE_LINE_MAX FALCO_ALERT_MAX_BYTES_DEFAULT
@@ -39,19 +40,6 @@ static void printable_line(char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			*s = '?';
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-		printable_line(err);
-	}
-	return code;
 }
 
 static char *dup_or_null(const char *s)
@@ -271,12 +259,12 @@ static void sb_yaml_quoted(struct sbuf *b, const char *s)
 static int sb_logsql_quoted(struct sbuf *b, const char *what, const char *s, char *err, size_t errlen)
 {
 	if (!*s)
-		return fail(err, errlen, -EINVAL, "%s is empty", what);
+		return errbuf_set(err, errlen, -EINVAL, "%s is empty", what);
 	if (!utf8_valid(s))
-		return fail(err, errlen, -EINVAL, "%s is not valid UTF-8", what);
+		return errbuf_set(err, errlen, -EINVAL, "%s is not valid UTF-8", what);
 	for (const char *c = s; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return fail(err, errlen, -EINVAL, "%s has a control character", what);
+			return errbuf_set(err, errlen, -EINVAL, "%s has a control character", what);
 	sb_putc(b, '"');
 	for (const char *c = s; *c; c++) {
 		if (*c == '"' || *c == '\\')
@@ -428,14 +416,6 @@ static char *format_time(int64_t ns)
 	return out;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 const char *triage_priority_name(const char *name)
 {
 	static const char *const names[] = { "Emergency", "Alert",	   "Critical", "Error",
@@ -560,7 +540,7 @@ int triage_logsql(const struct triage_query *q, char **ret, char *err, size_t er
 	if (q->since) {
 		/* Checked here because the text goes into the query as written. */
 		if (triage_parse_duration(q->since, &secs))
-			return fail(err, errlen, -EINVAL, "'%s' is not a duration (e.g. 5m, 24h, 1h30m, 7d)", q->since);
+			return errbuf_set(err, errlen, -EINVAL, "'%s' is not a duration (e.g. 5m, 24h, 1h30m, 7d)", q->since);
 		sb_printf(&b, "_time:%s ", q->since);
 	}
 	/* Exact filters (:=): a phrase filter would let namespace "prod" match "prod-eu". */
@@ -842,7 +822,7 @@ int triage_parse_victorialogs(const char *body, size_t len, struct triage_events
 			if (!json_is_object(o)) {
 				json_decref(o);
 				excerpt(what, sizeof(what), p, l);
-				return fail(err, errlen, -EBADMSG,
+				return errbuf_set(err, errlen, -EBADMSG,
 					    "answer line %zu is not a JSON object (%s): '%s'; is this VictoriaLogs' "
 					    "/select/logsql/query?",
 					    lineno, o ? "not an object" : jerr.text, what);
@@ -851,13 +831,13 @@ int triage_parse_victorialogs(const char *body, size_t len, struct triage_events
 			json_decref(o);
 			if (r) {
 				event_clear(&ev);
-				return fail(err, errlen, r, "out of memory reading the answer");
+				return errbuf_set(err, errlen, r, "out of memory reading the answer");
 			}
 			if (!ev.rule) { /* some other log line: not a Falco event */
 				event_clear(&ev);
 				ret->skipped++;
 			} else if ((r = events_push(ret, &ev))) {
-				return fail(err, errlen, r, "out of memory reading the answer");
+				return errbuf_set(err, errlen, r, "out of memory reading the answer");
 			}
 		}
 		p = nl ? nl + 1 : end;
@@ -867,32 +847,6 @@ int triage_parse_victorialogs(const char *body, size_t len, struct triage_events
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *userdata)
-{
-	struct body *b = userdata;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (b->len + n > TRIAGE_BODY_MAX) {
-		b->too_big = true;
-		return 0;
-	}
-	grown = realloc(b->data, b->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, p, n);
-	b->data = grown;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 /* BASE ("http://host:9428", with or without the endpoint path) -> the query endpoint. */
 static int query_url(const char *base, char **ret, char *err, size_t errlen)
 {
@@ -901,12 +855,12 @@ static int query_url(const char *base, char **ret, char *err, size_t errlen)
 
 	*ret = NULL;
 	if (!base || !*base)
-		return fail(err, errlen, -EINVAL, "no VictoriaLogs URL");
+		return errbuf_set(err, errlen, -EINVAL, "no VictoriaLogs URL");
 	if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
-		return fail(err, errlen, -EINVAL, "the VictoriaLogs URL is not http:// or https://");
+		return errbuf_set(err, errlen, -EINVAL, "the VictoriaLogs URL is not http:// or https://");
 	for (const char *c = base; *c; c++)
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
-			return fail(err, errlen, -EINVAL, "the VictoriaLogs URL must not hold spaces, a query or a fragment");
+			return errbuf_set(err, errlen, -EINVAL, "the VictoriaLogs URL must not hold spaces, a query or a fragment");
 	n = strlen(base);
 	while (n && base[n - 1] == '/')
 		n--;
@@ -944,7 +898,7 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 	unsigned int limit = q->limit ? q->limit : TRIAGE_DEFAULT_LIMIT;
 	char *query = NULL, *url = NULL, *shown = NULL, *form = NULL, *esc = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", what[BODY_EXCERPT + 1];
-	struct body b = { 0 };
+	struct http_body b = { .max = TRIAGE_BODY_MAX };
 	long status = 0;
 	CURLcode res;
 	CURL *easy = NULL;
@@ -953,14 +907,14 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 	if ((r = triage_logsql(q, &query, err, errlen)) || (r = query_url(src->location, &url, err, errlen)))
 		goto out;
 	if (!(shown = shown_url(url))) {
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = errbuf_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	easy = curl_easy_init();
 	esc = easy ? curl_easy_escape(easy, query, 0) : NULL;
 	if (!esc || asprintf(&form, "query=%s&limit=%u", esc, limit) < 0) {
 		form = NULL;
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = errbuf_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	/* POST: the query never lands in a proxy's access log or hits a URL length limit. */
@@ -970,31 +924,31 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "reflex-triage");
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_body_curl_sink);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	res = curl_easy_perform(easy);
 	if (res == CURLE_OPERATION_TIMEDOUT) {
-		r = fail(err, errlen, -ETIMEDOUT, "VictoriaLogs %s: no complete answer within %u.%03u s (--timeout)", shown,
+		r = errbuf_set(err, errlen, -ETIMEDOUT, "VictoriaLogs %s: no complete answer within %u.%03u s (--timeout)", shown,
 			 timeout_ms / 1000, timeout_ms % 1000);
 		goto out;
 	}
-	if (b.too_big) {
-		r = fail(err, errlen, -EFBIG, "VictoriaLogs %s: answer over %u MiB; narrow --since or --rule, or lower --limit",
+	if (b.too_large) {
+		r = errbuf_set(err, errlen, -EFBIG, "VictoriaLogs %s: answer over %u MiB; narrow --since or --rule, or lower --limit",
 			 shown, TRIAGE_BODY_MAX >> 20);
 		goto out;
 	}
 	if (res != CURLE_OK) {
-		r = fail(err, errlen, res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO, "VictoriaLogs %s: %s", shown,
+		r = errbuf_set(err, errlen, res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO, "VictoriaLogs %s: %s", shown,
 			 errbuf[0] ? errbuf : curl_easy_strerror(res));
 		goto out;
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		excerpt(what, sizeof(what), b.data ? b.data : "", b.len);
-		r = fail(err, errlen, -EPROTO, "VictoriaLogs %s answered HTTP %ld: %s", shown, status,
+		r = errbuf_set(err, errlen, -EPROTO, "VictoriaLogs %s answered HTTP %ld: %s", shown, status,
 			 what[0] ? what : "(empty body)");
 		goto out;
 	}
@@ -1003,13 +957,13 @@ static int fetch_victorialogs(const struct triage_source *src, const struct tria
 		char inner[512];
 
 		snprintf(inner, sizeof(inner), "%s", err ? err : "");
-		fail(err, errlen, r, "VictoriaLogs %s: %s", shown, inner);
+		errbuf_set(err, errlen, r, "VictoriaLogs %s: %s", shown, inner);
 		goto out;
 	}
 	ret->truncated = ret->n + ret->skipped >= limit;
 	if (asprintf(&ret->origin, "VictoriaLogs %s (limit %u)", shown, limit) < 0) {
 		ret->origin = NULL;
-		r = fail(err, errlen, -ENOMEM, "out of memory");
+		r = errbuf_set(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	ret->query = query;
@@ -1107,7 +1061,7 @@ static int alert_event(const char *line, size_t len, struct triage_event *ev, ch
 	r = dup_field(fields, GPARENT, &ev->gparent);
 out:
 	if (r)
-		fail(err, errlen, r, "out of memory");
+		errbuf_set(err, errlen, r, "out of memory");
 	falco_alert_clear(&a);
 	return r;
 }
@@ -1117,7 +1071,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 {
 	bool audit = src->kind == TRIAGE_SOURCE_AUDIT_LOG;
 	bool is_stdin = !strcmp(src->location, "-");
-	int64_t since_ns = 0, secs, now = q->now_ns ? q->now_ns : now_ns();
+	int64_t since_ns = 0, secs, now = q->now_ns ? q->now_ns : util_realtime_ns();
 	char *line = NULL, inner[512];
 	size_t cap = 0, lineno = 0;
 	FILE *f;
@@ -1126,12 +1080,12 @@ static int read_file_events(const struct triage_source *src, const struct triage
 
 	if (q->since) {
 		if (triage_parse_duration(q->since, &secs))
-			return fail(err, errlen, -EINVAL, "'%s' is not a duration (e.g. 5m, 24h, 1h30m, 7d)", q->since);
+			return errbuf_set(err, errlen, -EINVAL, "'%s' is not a duration (e.g. 5m, 24h, 1h30m, 7d)", q->since);
 		since_ns = now - secs * 1000000000;
 	}
 	f = is_stdin ? stdin : fopen(src->location, "re");
 	if (!f)
-		return fail(err, errlen, -errno, "%s: %s", src->location, strerror(errno));
+		return errbuf_set(err, errlen, -errno, "%s: %s", src->location, strerror(errno));
 	while ((n = getline(&line, &cap, f)) > 0) {
 		struct triage_event ev = { 0 };
 		size_t len = (size_t)n, i = 0;
@@ -1140,7 +1094,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 
 		lineno++;
 		if ((size_t)n > FILE_LINE_MAX) {
-			r = fail(err, errlen, -EFBIG, "%s:%zu: line over %d bytes", src->location, lineno, FILE_LINE_MAX);
+			r = errbuf_set(err, errlen, -EFBIG, "%s:%zu: line over %d bytes", src->location, lineno, FILE_LINE_MAX);
 			break;
 		}
 		while (i < len && (line[i] == ' ' || line[i] == '\t'))
@@ -1162,7 +1116,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 					ret->skipped++;
 					continue;
 				}
-				r = fail(err, errlen, -EBADMSG, "%s:%zu: not a JSON audit record: %s", src->location,
+				r = errbuf_set(err, errlen, -EBADMSG, "%s:%zu: not a JSON audit record: %s", src->location,
 					 lineno, jerr.text);
 				break;
 			}
@@ -1170,7 +1124,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 			json_decref(o);
 			if (r) {
 				event_clear(&ev);
-				fail(err, errlen, r, "out of memory");
+				errbuf_set(err, errlen, r, "out of memory");
 				break;
 			}
 		} else if ((r = alert_event(line, len, &ev, inner, sizeof(inner)))) {
@@ -1180,7 +1134,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 				r = 0;
 				continue;
 			}
-			fail(err, errlen, r, "%s:%zu: %s", src->location, lineno, inner);
+			errbuf_set(err, errlen, r, "%s:%zu: %s", src->location, lineno, inner);
 			break;
 		}
 		if (!ev.rule) { /* e.g. an audit record of a lost report */
@@ -1189,12 +1143,12 @@ static int read_file_events(const struct triage_source *src, const struct triage
 		} else if (!event_wanted(q, &ev, since_ns)) {
 			event_clear(&ev);
 		} else if ((r = events_push(ret, &ev))) {
-			fail(err, errlen, r, "out of memory");
+			errbuf_set(err, errlen, r, "out of memory");
 			break;
 		}
 	}
 	if (!r && ferror(f))
-		r = fail(err, errlen, -EIO, "%s: read error", src->location);
+		r = errbuf_set(err, errlen, -EIO, "%s: read error", src->location);
 	free(line);
 	if (!is_stdin)
 		fclose(f);
@@ -1204,7 +1158,7 @@ static int read_file_events(const struct triage_source *src, const struct triage
 	if (asprintf(&ret->origin, "%s %s", audit ? "reflex audit log" : "Falco alerts", src->location) < 0)
 		ret->origin = NULL;
 	if (!ret->query || !ret->origin)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errbuf_set(err, errlen, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -1215,7 +1169,7 @@ int triage_fetch(const struct triage_source *src, const struct triage_query *q, 
 
 	memset(ret, 0, sizeof(*ret));
 	if (q->limit > TRIAGE_MAX_LIMIT)
-		return fail(err, errlen, -EINVAL, "limit %u is over %u", q->limit, TRIAGE_MAX_LIMIT);
+		return errbuf_set(err, errlen, -EINVAL, "limit %u is over %u", q->limit, TRIAGE_MAX_LIMIT);
 	if (src->kind == TRIAGE_SOURCE_VICTORIALOGS)
 		r = fetch_victorialogs(src, q, ret, err, errlen);
 	else
@@ -1378,8 +1332,8 @@ __attribute__((format(printf, 4, 5))) static int bfail(struct bparse *p, const y
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (n)
-		return fail(p->err, p->errlen, -EINVAL, "%s:%zu: %s: %s", p->name, bline(n), key, what);
-	return fail(p->err, p->errlen, -EINVAL, "%s: %s: %s", p->name, key, what);
+		return errbuf_set(p->err, p->errlen, -EINVAL, "%s:%zu: %s: %s", p->name, bline(n), key, what);
+	return errbuf_set(p->err, p->errlen, -EINVAL, "%s: %s: %s", p->name, key, what);
 }
 
 /* YAML 1.1 null: an empty or ~/null plain scalar ("key:" with nothing after it). */
@@ -1646,7 +1600,7 @@ static int check_unique_names(struct bparse *p, const struct triage_baseline *b)
 			const struct triage_pattern *c = j < b->n_benign ? &b->benign[j] : &b->real[j - b->n_benign];
 
 			if (!strcmp(a->name, c->name)) {
-				return fail(p->err, p->errlen, -EINVAL, "%s:%zu: pattern name '%s' used twice (first on line %zu)",
+				return errbuf_set(p->err, p->errlen, -EINVAL, "%s:%zu: pattern name '%s' used twice (first on line %zu)",
 					    p->name, c->line, c->name, a->line);
 			}
 		}
@@ -1666,12 +1620,12 @@ int triage_baseline_parse(const char *name, const char *text, size_t len, struct
 
 	*ret = NULL;
 	if (len > BASELINE_MAX_BYTES)
-		return fail(err, errlen, -EFBIG, "%s: over %d bytes", name, BASELINE_MAX_BYTES);
+		return errbuf_set(err, errlen, -EFBIG, "%s: over %d bytes", name, BASELINE_MAX_BYTES);
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		r = fail(err, errlen, -EINVAL, "%s:%zu: %s", name, parser.problem_mark.line + 1,
+		r = errbuf_set(err, errlen, -EINVAL, "%s:%zu: %s", name, parser.problem_mark.line + 1,
 			 parser.problem ? parser.problem : "YAML syntax error");
 		yaml_parser_delete(&parser);
 		return r;
@@ -1684,7 +1638,7 @@ int triage_baseline_parse(const char *name, const char *text, size_t len, struct
 		goto out;
 	}
 	if (!root || root->type != YAML_MAPPING_NODE) {
-		r = fail(err, errlen, -EINVAL, "%s: expected a mapping with benign: and real: lists", name);
+		r = errbuf_set(err, errlen, -EINVAL, "%s: expected a mapping with benign: and real: lists", name);
 		goto out;
 	}
 	for (const yaml_node_pair_t *pair = root->data.mapping.pairs.start; !r && pair < root->data.mapping.pairs.top;
@@ -1719,7 +1673,7 @@ out:
 	yaml_parser_delete(&parser);
 	if (r) {
 		if (r == -ENOMEM)
-			fail(err, errlen, r, "%s: out of memory", name);
+			errbuf_set(err, errlen, r, "%s: out of memory", name);
 		triage_baseline_free(b);
 		return r;
 	}
@@ -1737,17 +1691,17 @@ int triage_baseline_load(const char *path, struct triage_baseline **ret, char *e
 	*ret = NULL;
 	f = fopen(path, "re");
 	if (!f)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return errbuf_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	buf = malloc(BASELINE_MAX_BYTES + 1);
 	if (!buf) {
 		fclose(f);
 		return -ENOMEM;
 	}
 	len = fread(buf, 1, BASELINE_MAX_BYTES + 1, f);
-	r = ferror(f) ? fail(err, errlen, -EIO, "%s: read error", path) : 0;
+	r = ferror(f) ? errbuf_set(err, errlen, -EIO, "%s: read error", path) : 0;
 	fclose(f);
 	if (!r && len > BASELINE_MAX_BYTES)
-		r = fail(err, errlen, -EFBIG, "%s: over %d bytes", path, BASELINE_MAX_BYTES);
+		r = errbuf_set(err, errlen, -EFBIG, "%s: over %d bytes", path, BASELINE_MAX_BYTES);
 	if (!r)
 		r = triage_baseline_parse(path, buf, len, ret, err, errlen);
 	free(buf);
@@ -1948,21 +1902,21 @@ static bool namespace_name_ok(const char *s)
 static int scope_check(const struct triage_scope *s, char *err, size_t errlen)
 {
 	if (!s->rule || !*s->rule || !utf8_valid(s->rule))
-		return fail(err, errlen, -EINVAL, "an exception needs the rule's name (valid UTF-8)");
+		return errbuf_set(err, errlen, -EINVAL, "an exception needs the rule's name (valid UTF-8)");
 	if (!s->namespace_)
-		return fail(err, errlen, -EINVAL,
+		return errbuf_set(err, errlen, -EINVAL,
 			    "the event names no namespace: an exception without one would cover the rule in every "
 			    "namespace");
 	if (!namespace_name_ok(s->namespace_))
-		return fail(err, errlen, -EINVAL, "namespace '%s' is not a Kubernetes namespace name", s->namespace_);
+		return errbuf_set(err, errlen, -EINVAL, "namespace '%s' is not a Kubernetes namespace name", s->namespace_);
 	if (!s->exe_path)
-		return fail(err, errlen, -EINVAL,
+		return errbuf_set(err, errlen, -EINVAL,
 			    "the event names no exe path: an exception without one would cover every program in "
 			    "the namespace");
 	if (s->exe_path[0] != '/' || !utf8_valid(s->exe_path))
-		return fail(err, errlen, -EINVAL, "exe path '%s' is not an absolute path in UTF-8", s->exe_path);
+		return errbuf_set(err, errlen, -EINVAL, "exe path '%s' is not an absolute path in UTF-8", s->exe_path);
 	if (s->image_repo && (!*s->image_repo || !utf8_valid(s->image_repo)))
-		return fail(err, errlen, -EINVAL, "image repository '%s' is not valid UTF-8", s->image_repo);
+		return errbuf_set(err, errlen, -EINVAL, "image repository '%s' is not valid UTF-8", s->image_repo);
 	return 0;
 }
 
@@ -2081,7 +2035,7 @@ int triage_falco_override(const struct triage_scope *s, size_t n, char **ret, ch
 		r = -ENOMEM;
 out:
 	if (r == -ENOMEM)
-		fail(err, errlen, r, "out of memory");
+		errbuf_set(err, errlen, r, "out of memory");
 	free_list(names, n_names);
 	free(done);
 	sb_free(&b);
@@ -2129,7 +2083,7 @@ int triage_reflex_exceptions(const struct triage_scope *s, size_t n, char **ret,
 		sb_putc(&b, '\n');
 	}
 	*ret = sb_take(&b);
-	return *ret ? 0 : fail(err, errlen, -ENOMEM, "out of memory");
+	return *ret ? 0 : errbuf_set(err, errlen, -ENOMEM, "out of memory");
 }
 
 void triage_fix_clear(struct triage_fix *f)
@@ -3363,7 +3317,7 @@ static int cmd_report(struct cli *c)
 	struct verify v = { 0 };
 	enum triage_class worst = TRIAGE_BENIGN;
 	json_t *doc = NULL, *arr;
-	char *generated = format_time(now_ns());
+	char *generated = format_time(util_realtime_ns());
 	bool bad = false, any_fix = false;
 	int r;
 

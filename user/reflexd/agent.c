@@ -36,6 +36,7 @@
 #include "ratelimit.h"
 #include "reporter.h"
 #include "respond.h"
+#include "util.h"
 
 #define AGENT_OPERATOR "reflex-agent"
 #define AGENT_TICK_MS 100
@@ -48,7 +49,6 @@
 /* Recorded incidents kept for correlation; past it the oldest is forgotten (enrichment only). */
 #define AGENT_MAX_RECENT 1024
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One detection on its way to an audit record; owns copies of every string. */
 struct incident {
@@ -185,14 +185,6 @@ static void pools_start(struct agent *a);
 /* epoll tags for the fixed fds; incidents are tagged by their pointer. */
 static char tag_kernel, tag_signal, tag_timer, tag_attrib, tag_resolver, tag_feed, tag_kube, tag_config;
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void copy_str(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
@@ -327,7 +319,7 @@ static bool correlation_on(const struct agent *a)
 /* Forgets recent incidents whose window closed (all of them when FORCE). */
 static void recent_expire(struct agent *a, bool force)
 {
-	uint64_t now = monotonic_ns();
+	uint64_t now = util_monotonic_ns();
 
 	for (struct incident **p = &a->recent; *p;) {
 		struct incident *inc = *p;
@@ -354,7 +346,7 @@ static void incident_retire(struct agent *a, struct incident *inc)
 			close(inc->fd);
 			inc->fd = -1;
 		}
-		inc->expires_ns = monotonic_ns() + (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
+		inc->expires_ns = util_monotonic_ns() + (uint64_t)a->config->agent.correlation_window_ms * 1000000ULL;
 		inc->next = a->recent;
 		a->recent = inc;
 		if (++a->n_recent > AGENT_MAX_RECENT) {
@@ -392,7 +384,7 @@ static void incident_done(struct agent *a, struct incident *inc, int64_t latency
  */
 static void incident_acted(struct agent *a, struct incident *inc)
 {
-	uint64_t now = monotonic_ns();
+	uint64_t now = util_monotonic_ns();
 
 	inc->latency_us = now > inc->event_ktime_ns ? (int64_t)((now - inc->event_ktime_ns) / 1000) : 0;
 	incident_record(a, inc);
@@ -449,7 +441,7 @@ static void incident_wait(struct agent *a, struct incident *inc, int fd, uint32_
 	struct epoll_event ev = { .events = events, .data.ptr = inc };
 
 	inc->fd = fd;
-	inc->deadline_ns = monotonic_ns() + (uint64_t)a->config->agent.kill_timeout_ms * 1000000ULL;
+	inc->deadline_ns = util_monotonic_ns() + (uint64_t)a->config->agent.kill_timeout_ms * 1000000ULL;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 		/* Cannot wait: the deadline check in the tick still closes it. */
 		log_errno(LOG_LEVEL_WARN, -errno, "epoll add for %s", inc->event_id);
@@ -483,7 +475,7 @@ static void incident_unlink(struct agent *a, struct incident *inc)
  */
 static void incident_finish(struct agent *a, struct incident *inc, bool done)
 {
-	uint64_t now = monotonic_ns();
+	uint64_t now = util_monotonic_ns();
 	struct audit_record r;
 
 	incident_unlink(a, inc);
@@ -571,7 +563,7 @@ static void kill_container_v1(struct agent *a, struct incident *inc, const struc
 							      : "kernel+cgroup-v1-freezer";
 	detail_append(inc, "; %d processes signalled", n);
 	incident_close(a, inc, inc->outcome, METRIC_KILLS_CGROUP,
-		       (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
+		       (int64_t)((util_monotonic_ns() - inc->event_ktime_ns) / 1000));
 }
 
 /* Container-wide kill; the incident waits for cgroup.events "populated 0". */
@@ -667,7 +659,7 @@ static void confirm_kernel_kill(struct agent *a, struct incident *inc, uint32_t 
 	pidfd = respond_pidfd_open((pid_t)tgid);
 	if (pidfd < 0) {
 		/* Gone already: the usual case, the kill landed before we looked. */
-		incident_done(a, inc, (int64_t)((monotonic_ns() - inc->event_ktime_ns) / 1000));
+		incident_done(a, inc, (int64_t)((util_monotonic_ns() - inc->event_ktime_ns) / 1000));
 		return;
 	}
 	inc->wait = WAIT_PROCESS_EXIT;
@@ -711,7 +703,7 @@ static const char *owner_of(struct agent *a, const char *container_id, const cha
 static uint32_t kernel_rules_armed(struct agent *a)
 {
 	const struct agent_config *ac = &a->config->agent;
-	uint64_t now = monotonic_ns();
+	uint64_t now = util_monotonic_ns();
 	uint32_t bits = 0;
 
 	bits |= ratelimit_kernel_may_kill(a->ratelimit, ac->exec_rule, now) ? DECIDE_KRULE_EXEC : 0;
@@ -761,7 +753,7 @@ static void on_rule_disarmed(struct agent *a, const char *rule, const char *why)
 static bool rate_limit_admits(struct agent *a, struct incident *inc)
 {
 	enum ratelimit_verdict v = ratelimit_admit(a->ratelimit, inc->rule, inc->container_id, inc->exe_path,
-						   monotonic_ns());
+						   util_monotonic_ns());
 	char why[256] = "rule disarmed";
 
 	if (v == RATELIMIT_ADMIT) {
@@ -780,7 +772,7 @@ static void rate_limit_record(struct agent *a, struct incident *inc)
 {
 	char why[256] = "rule disarmed";
 
-	if (ratelimit_record(a->ratelimit, inc->rule, inc->container_id, inc->exe_path, monotonic_ns()) ==
+	if (ratelimit_record(a->ratelimit, inc->rule, inc->container_id, inc->exe_path, util_monotonic_ns()) ==
 	    RATELIMIT_DISARMED_NOW) {
 		ratelimit_disarmed(a->ratelimit, inc->rule, why, sizeof(why));
 		detail_append(inc, "; %s", why);
@@ -1708,7 +1700,7 @@ static int attrib_rebuild(struct agent *a)
 	struct attrib *fresh;
 	int fd, err;
 
-	a->last_rescan_ns = monotonic_ns(); /* a failure is retried one rescan interval later */
+	a->last_rescan_ns = util_monotonic_ns(); /* a failure is retried one rescan interval later */
 	/*
 	 * The new table first: when it cannot be had, the old one keeps
 	 * attributing for user space, and the kernel keeps no verdict.
@@ -1748,7 +1740,7 @@ static int attrib_rebuild(struct agent *a)
 	}
 	a->verdicts_off = false;
 	err = attrib_scan(a->attrib, on_container_change, a);
-	a->last_rescan_ns = monotonic_ns();
+	a->last_rescan_ns = util_monotonic_ns();
 	if (err) {
 		log_errno(LOG_LEVEL_ERROR, err, "cgroup scan of %s", a->cgroup_root);
 		verdicts_fail_safe(a, "attribution rebuild failed", true);
@@ -1965,7 +1957,7 @@ static void reload_config(struct agent *a)
 
 static void on_tick(struct agent *a)
 {
-	uint64_t now = monotonic_ns(), expirations;
+	uint64_t now = util_monotonic_ns(), expirations;
 	struct incident *inc, *next;
 
 	if (read(a->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
@@ -2027,7 +2019,7 @@ static void on_config_watch(struct agent *a)
 
 	while (read(a->config_watch_fd, buf, sizeof(buf)) > 0)
 		;
-	a->config_dirty_ns = monotonic_ns();
+	a->config_dirty_ns = util_monotonic_ns();
 }
 
 static void config_watch_start(struct agent *a)
@@ -2676,7 +2668,7 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 		log_info("http: /healthz /readyz /metrics /status on %s", config->agent.metrics_address);
 	}
 	refresh_kernel_counters(a);
-	metrics_loop_alive(a->metrics, monotonic_ns());
+	metrics_loop_alive(a->metrics, util_monotonic_ns());
 	metrics_set_ready(a->metrics, true);
 	*ret = a;
 	return 0;
@@ -2688,9 +2680,9 @@ fail:
 /* Polls the pidfds and cgroup.events of kills in flight, up to agent.kill_timeout_ms. */
 static void stop_wait_kills(struct agent *a)
 {
-	uint64_t deadline = monotonic_ns() + (uint64_t)a->config->agent.kill_timeout_ms * 1000000ULL;
+	uint64_t deadline = util_monotonic_ns() + (uint64_t)a->config->agent.kill_timeout_ms * 1000000ULL;
 
-	while (a->waiting && monotonic_ns() < deadline) {
+	while (a->waiting && util_monotonic_ns() < deadline) {
 		struct pollfd pfd[64];
 		struct incident *inc, *next;
 		nfds_t n = 0;

@@ -22,6 +22,7 @@
 
 #include "attrib.h"
 #include "log.h"
+#include "util.h"
 
 #define META_MAX_BYTES (1 << 20)
 /* inotify watches and cached entries are bounded; past that, periodic scans. */
@@ -82,14 +83,6 @@ struct attrib {
 	uint64_t last_walk_ns;
 	bool warned_watches, warned_entries;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- u64map ------------------------------------------------------------- */
 
@@ -308,60 +301,6 @@ struct attrib *attrib_free(struct attrib *a)
 /* ---- runtime metadata ----------------------------------------------------- */
 
 /* Reads a regular file of at most META_MAX_BYTES. */
-static int read_small_file(const char *path, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	size_t cap, len = 0;
-	ssize_t n;
-	char *buf;
-	int fd, err;
-
-	/* NONBLOCK: a FIFO planted here must not stall the agent's loop. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_size > META_MAX_BYTES) {
-		err = -EFBIG;
-		goto out_close;
-	}
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			free(buf);
-			goto out_close;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len == cap) {
-		/* Grew since fstat: being written; come back later. */
-		free(buf);
-		return -EAGAIN;
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-out_close:
-	close(fd);
-	return err;
-}
-
 enum meta_outcome { META_FOUND, META_ABSENT, META_FINAL, META_RETRY };
 
 /* RUNTIME: whose state directory PATH is in; only that runtime's keys are read. */
@@ -371,7 +310,7 @@ static enum meta_outcome meta_from_file(const char *path, enum container_runtime
 	char *text = NULL;
 	int err;
 
-	err = read_small_file(path, &text, &len);
+	err = util_read_regular_file(path, META_MAX_BYTES, &text, &len);
 	if (err == -ENOENT || err == -ENOTDIR)
 		return META_ABSENT;
 	/* Symlink (O_NOFOLLOW), not a regular file, too big: it will not get better. */
@@ -513,7 +452,7 @@ static struct entry *cache_add(struct attrib *a, uint64_t id, const char *rel, c
 	e = malloc(sizeof(*e));
 	if (!e)
 		return NULL;
-	if (entry_fill(a, e, id, rel, ref, now_ns()) || map_put(&a->cache, id, e)) {
+	if (entry_fill(a, e, id, rel, ref, util_monotonic_ns()) || map_put(&a->cache, id, e)) {
 		free(e);
 		return NULL;
 	}
@@ -796,7 +735,7 @@ static void full_walk(struct attrib *a)
 {
 	a->generation++;
 	walk_from(a, "");
-	a->last_walk_ns = now_ns();
+	a->last_walk_ns = util_monotonic_ns();
 }
 
 int attrib_scan(struct attrib *a, attrib_change_fn fn, void *ctx)
@@ -931,7 +870,7 @@ int attrib_lookup(struct attrib *a, uint64_t cgroup_id, const struct container_i
 
 	if (!a || !ret)
 		return -EINVAL;
-	now = now_ns();
+	now = util_monotonic_ns();
 	e = map_get(&a->cache, cgroup_id);
 	if (e) {
 		/* The runtime may write its metadata after the cgroup exists. */
@@ -1097,7 +1036,7 @@ int attrib_find_container(struct attrib *a, const char *id_prefix, attrib_change
 		id_rival(a, e); /* logs it */
 		return -EEXIST;
 	}
-	meta_refresh(a, e, now_ns());
+	meta_refresh(a, e, util_monotonic_ns());
 	*ret = &e->info;
 	return 0;
 }

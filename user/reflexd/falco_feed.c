@@ -21,6 +21,8 @@
 #include "token.h"
 #include "httpd.h"
 #include "log.h"
+#include "http_body.h"
+#include "util.h"
 
 #define FEED_MAX_CONNECTIONS 64
 #define FEED_READ_CHUNK (64 * 1024)
@@ -73,18 +75,10 @@ struct falco_feed {
 	unsigned short http_port;
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* True when a line may be logged now; *suppressed gets the count skipped since. Caller holds lock. */
 static bool rate_log_allow(struct rate_log *r, uint64_t *suppressed)
 {
-	uint64_t now = monotonic_ns();
+	uint64_t now = util_monotonic_ns();
 
 	if (r->last_ns && now - r->last_ns < 1000000000ULL) {
 		r->suppressed++;
@@ -251,7 +245,7 @@ static bool conn_read(struct falco_feed *f, struct feed_conn *c, char *buf)
 				continue;
 			return errno == EAGAIN;
 		}
-		now = monotonic_ns();
+		now = util_monotonic_ns();
 		for (p = buf, end = buf + n; p < end; p = nl + 1) {
 			nl = memchr(p, '\n', (size_t)(end - p));
 			if (!nl) {
@@ -422,9 +416,7 @@ static int socket_listen(struct falco_feed *f)
 /* ---- HTTP intake ---- */
 
 struct http_request {
-	char *body;
-	size_t len;
-	bool too_large;
+	struct http_body body;
 	bool unauthorized;
 };
 
@@ -473,20 +465,10 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	}
 	if (*upload_data_size) {
 		/* Refusals still read the body so the client sees the answer, but keep none of it. */
-		if (!req->unauthorized && !req->too_large) {
-			if (req->len + *upload_data_size > f->cfg.max_alert_bytes) {
-				req->too_large = true;
-				free(req->body);
-				req->body = NULL;
-			} else {
-				char *body = realloc(req->body, req->len + *upload_data_size + 1);
-
-				if (!body)
-					return MHD_NO;
-				memcpy(body + req->len, upload_data, *upload_data_size);
-				req->body = body;
-				req->len += *upload_data_size;
-			}
+		if (!req->unauthorized && !req->body.too_large) {
+			req->body.max = f->cfg.max_alert_bytes;
+			if (http_body_append(&req->body, upload_data, *upload_data_size))
+				return MHD_NO;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -503,14 +485,14 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 			log_warn("falco feed: HTTP alert refused: missing or wrong X-Falco-Token");
 		return http_reply(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong X-Falco-Token\n");
 	}
-	if (req->too_large) {
+	if (req->body.too_large) {
 		snprintf(msg, sizeof(msg), "body larger than %zu bytes (agent.falco_max_alert_bytes)",
 			 f->cfg.max_alert_bytes);
 		count_reject(f, FALCO_PARSE_TOO_LARGE, "HTTP", msg);
 		return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "alert too large\n");
 	}
 	/* Parsed here so the sender learns at once that its body is not an alert. */
-	e = falco_alert_parse(req->body ? req->body : "", req->len, f->cfg.max_alert_bytes, &it.alert, err,
+	e = falco_alert_parse(req->body.data ? req->body.data : "", req->body.len, f->cfg.max_alert_bytes, &it.alert, err,
 			      sizeof(err));
 	if (e != FALCO_PARSE_OK) {
 		if (e != FALCO_PARSE_EMPTY)
@@ -518,7 +500,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		snprintf(msg, sizeof(msg), "not a Falco alert (%s): %s\n", falco_parse_error_name(e), err);
 		return http_reply(conn, MHD_HTTP_BAD_REQUEST, msg);
 	}
-	it.received_ns = monotonic_ns();
+	it.received_ns = util_monotonic_ns();
 	pthread_mutex_lock(&f->lock);
 	f->stats.parsed++;
 	pthread_mutex_unlock(&f->lock);
@@ -535,7 +517,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	(void)conn;
 	(void)toe;
 	if (req) {
-		free(req->body);
+		free(req->body.data);
 		free(req);
 		*con_cls = NULL;
 	}

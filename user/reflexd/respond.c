@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "respond.h"
+#include "util.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -36,25 +37,6 @@ static int pidfd_send_signal(int pidfd, int sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) ? -errno : 0;
 }
 
-static int read_small_file(const char *path, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return (int)n;
-}
-
 int respond_proc_start_ticks(pid_t pid, uint64_t *ret_ticks)
 {
 	char path[64], buf[1024];
@@ -63,7 +45,7 @@ int respond_proc_start_ticks(pid_t pid, uint64_t *ret_ticks)
 	int n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = util_read_small_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : n;
 	/* comm may hold spaces and ')': fields resume after the last ')'. */
@@ -122,7 +104,7 @@ int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
 	int n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = util_read_small_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : n;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -264,7 +246,7 @@ static int freezer_set(const char *freezer_dir, const char *state, unsigned int 
 	if (err)
 		return err;
 	for (unsigned int waited = 0; waited <= timeout_ms; waited++) {
-		err = read_small_file(path, buf, sizeof(buf));
+		err = util_read_small_file(path, buf, sizeof(buf));
 		if (err < 0)
 			return err;
 		if (strncmp(buf, state, strlen(state)) == 0)
@@ -290,7 +272,7 @@ int respond_kill_cgroup_v1(const char *freezer_dir, unsigned int timeout_ms)
 		goto thaw;
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", freezer_dir);
-	err = read_small_file(path, buf, cap);
+	err = util_read_small_file(path, buf, cap);
 	if (err < 0)
 		goto thaw;
 	err = 0;
@@ -327,7 +309,7 @@ static int proc_cgroup_path(pid_t pid, char *ret, size_t size)
 	int n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = util_read_small_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : n;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -419,7 +401,7 @@ static void collect_pids(const char *dir, int depth, pid_t *pids, size_t max, si
 
 	if (depth > 8 || (size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
 		return;
-	len = read_small_file(path, buf, sizeof(buf));
+	len = util_read_small_file(path, buf, sizeof(buf));
 	for (char *p = buf, *end; len > 0 && *p && *n < max; p = end) {
 		long v = strtol(p, &end, 10);
 
@@ -482,7 +464,7 @@ pid_t respond_pidfd_pid(int pidfd)
 	int n;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = util_read_small_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	p = strstr(buf, "\nPid:");
