@@ -137,7 +137,7 @@ $(OUTPUT)/reflex: $(OUTPUT)/obj/reflex/reflex.o $(reflex_OBJS) $(LIB)
 
 # A unit test: its source, its program's modules (none for lib/), the library.
 # UNIT_INC and extra prerequisites below add what a test reaches across programs.
-unit_test = $(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Iuser/lib $(1) $(UNIT_INC) \
+unit_test = $(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iuser/lib $(1) $(UNIT_INC) \
 	$(filter %.c,$^) $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/%: tests/unit/lib/%.c $(LIB) | $(OUTPUT)/tests

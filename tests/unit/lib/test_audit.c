@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "testutil.h"
 #include "audit.h"
 
 static const char *const field_order[] = {
@@ -309,30 +310,12 @@ static char tmpdir[64];
 
 static int setup_tmpdir(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/reflex-test-audit-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return test_tmpdir(tmpdir, sizeof(tmpdir), "test-audit");
 }
 
 static int teardown_tmpdir(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *slurp(const char *path)
-{
-	char *buf = calloc(1, 1 << 16);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_true(fd >= 0);
-	n = read(fd, buf, (1 << 16) - 1);
-	assert_true(n >= 0);
-	close(fd);
-	return buf;
+	return test_rmtree(tmpdir);
 }
 
 /* The descriptor of the open audit file must not survive an exec. */
@@ -453,7 +436,7 @@ static void test_open_creates_parents_and_appends(void **state)
 	assert_int_equal(audit_write(a, &r), 0);
 	audit_close(a);
 
-	text = slurp(path);
+	text = test_read_file(path, NULL);
 	assert_int_equal(text[strlen(text) - 1], '\n');
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_t *j = parse_line(line);
@@ -536,7 +519,7 @@ static void test_write_errors(void **state)
 	audit_close(a);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 100);
-	text = slurp(path);
+	text = test_read_file(path, NULL);
 	assert_null(strchr(text, '\n'));
 	free(text);
 }
@@ -572,8 +555,8 @@ static void test_stdout_sink(void **state)
 	close(saved);
 	clearerr(stdout);
 
-	text = slurp(out_path);
-	file_text = slurp(path);
+	text = test_read_file(out_path, NULL);
+	file_text = test_read_file(path, NULL);
 	/* stdout has the first line only; the file has both. */
 	assert_non_null(strchr(text, '\n'));
 	assert_int_equal(strlen(file_text), 2 * strlen(text));

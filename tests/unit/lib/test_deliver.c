@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "testutil.h"
 #include "controller.h"
 #include "deliver.h"
 #include "falco_alert.h"
@@ -60,17 +61,13 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/rx-deliver-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return test_tmpdir(dir, sizeof(dir), "deliver");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_rmtree(dir);
 }
 
 static struct deliver *start(struct receiver *r)

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "spool.h"
 
 #define OVH SPOOL_ENTRY_OVERHEAD
@@ -36,19 +37,10 @@ static char tmpdir[128]; /* this test's own directory */
 static char spooldir[256];
 static char mnt[192]; /* a tmpfs mounted by the test, "" when none */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_spool.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (test_tmpdir(tmpdir, sizeof(tmpdir), "spool"))
 		return -1;
 	snprintf(spooldir, sizeof(spooldir), "%s/spool", tmpdir);
 	mnt[0] = '\0';
@@ -62,7 +54,7 @@ static int teardown(void **state)
 	if (mnt[0] && umount2(mnt, MNT_DETACH))
 		return -1;
 	mnt[0] = '\0';
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return test_rmtree(tmpdir);
 }
 
 /* A tmpfs of SIZE at <tmpdir>/mnt, the spool inside it. */
@@ -503,15 +495,6 @@ static void test_sigkill_mid_writing(void **state)
 	free(acks);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
 /* What a crash inside spool_append leaves behind, made by hand. */
 static void test_leftovers_of_an_interrupted_write(void **state)
 {
@@ -527,10 +510,10 @@ static void test_leftovers_of_an_interrupted_write(void **state)
 	/* Half an entry in a .tmp, with a seq above all entries; an unknown file. */
 	p = make_payload(4, 200);
 	entry_path(path, sizeof(path), spooldir, 5000, "tmp");
-	write_file(path, p, 100);
+	test_write_file(path, p, 100);
 	free(p);
 	snprintf(keep, sizeof(keep), "%s/README", spooldir);
-	write_file(keep, "x", 1);
+	test_write_file(keep, "x", 1);
 
 	s = open_spool(spooldir, 1 << 20);
 	assert_false(exists(path));
