@@ -57,9 +57,9 @@ reflex_SRCS := $(filter-out user/reflex/reflex.c,$(wildcard user/reflex/*.c))
 reflexd_OBJS := $(call user_objs,$(OUTPUT)/obj,$(reflexd_SRCS))
 controller_OBJS := $(call user_objs,$(OUTPUT)/obj,$(controller_SRCS))
 reflex_OBJS := $(call user_objs,$(OUTPUT)/obj,$(reflex_SRCS))
-reflexd_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lyaml -lmicrohttpd -pthread -lm
-controller_LDLIBS := -lz -ljansson -lcurl -lyaml -lmicrohttpd -pthread -lm
-reflex_LDLIBS := -ljansson -lcurl -lyaml -pthread -lm
+reflexd_LDLIBS := -lbpf -lelf -lz -lcrypto -ljansson -lcurl -lyaml -lmicrohttpd -pthread -lm
+controller_LDLIBS := -lz -lcrypto -ljansson -lcurl -lyaml -lmicrohttpd -pthread -lm
+reflex_LDLIBS := -lcrypto -ljansson -lcurl -lyaml -pthread -lm
 # Unit tests and fuzz targets link whatever they test: all of it.
 LDLIBS := $(reflexd_LDLIBS)
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +10,26 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "audit.h"
+#include "log.h"
 
 #define DRY_RUN_PREFIX "DRY_RUN: "
+/* How far back from the end of the file the last line is looked for. */
+#define CHAIN_TAIL_MAX (1u << 20)
+/* The state file: "<seq, 20 digits> <sha256 hex or 64 '-'> <writer>\n", fixed width per writer. */
+#define CHAIN_STATE_MAX 512
 
 struct audit_log {
 	int fd; /* -1: no file */
 	bool to_stdout;
+	/* The chain; writes are serialized so seq order is line order. */
+	pthread_mutex_t lock;
+	char *writer;	 /* NULL: no chain fields */
+	uint64_t seq;	 /* of the last line written */
+	char prev[65];	 /* its hash; "" at a chain's start */
+	int state_fd;	 /* -1: resumed from the file instead */
 };
 
 /* Length of the well-formed UTF-8 sequence at S (RFC 3629), 0 if ill-formed. */
@@ -257,6 +271,11 @@ char *audit_format(const struct audit_record *r)
 	add_extra(o, "event_id", r->event_id, &err);
 	add_extra(o, "destination", r->destination, &err);
 	add_extra(o, "pod_uid", r->pod_uid, &err);
+	if (r->writer) {
+		add(o, "writer", json_str_or_null(r->writer), &err);
+		add(o, "seq", json_integer((json_int_t)r->seq), &err);
+		add(o, "prev_sha256", json_str_or_null(r->prev_sha256), &err);
+	}
 	free(reason_buf);
 	if (!err)
 		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -288,47 +307,258 @@ static int make_parents(const char *path)
 	return err;
 }
 
-struct audit_log *audit_open(const char *path, bool to_stdout)
+void audit_line_sha256(const char *line, size_t len, char hex[65])
 {
-	struct audit_log *log = calloc(1, sizeof(*log));
-	int err;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
 
+	if (!EVP_Digest(line, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+		/* Cannot happen with the default provider; a hash no one can match says so. */
+		memset(hex, '0', 64);
+		hex[64] = '\0';
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * LINE (LEN bytes) as the chain's position: 1 when WRITER wrote it, 0 when
+ * another writer did (or an older version without chain fields), -1 when it
+ * is no record at all (a torn line).
+ */
+static int chain_from_line(struct audit_log *log, const char *line, size_t len)
+{
+	json_t *o = json_loadb(line, len, 0, NULL), *w, *seq;
+	bool ours;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	w = json_object_get(o, "writer");
+	seq = json_object_get(o, "seq");
+	ours = json_is_string(w) && !strcmp(json_string_value(w), log->writer) && json_is_integer(seq) &&
+	       json_integer_value(seq) > 0;
+	if (ours) {
+		log->seq = (uint64_t)json_integer_value(seq);
+		audit_line_sha256(line, len, log->prev);
+	}
+	json_decref(o);
+	return ours;
+}
+
+/*
+ * A last line without its newline was torn by a crash inside write(2): end
+ * it, so the next record is a line of its own and the torn one stays visible.
+ */
+static int end_torn_line(int fd)
+{
+	struct stat st;
+	char last;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!st.st_size)
+		return 0;
+	if (pread(fd, &last, 1, st.st_size - 1) != 1)
+		return -EIO;
+	if (last != '\n' && write(fd, "\n", 1) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* The last record of the audit file (torn lines skipped), if this writer wrote it. */
+static int chain_from_file(struct audit_log *log)
+{
+	struct stat st;
+	size_t len, start;
+	ssize_t n;
+	char *buf;
+	int found = -1;
+
+	if (fstat(log->fd, &st))
+		return -errno;
+	len = (size_t)st.st_size < CHAIN_TAIL_MAX ? (size_t)st.st_size : CHAIN_TAIL_MAX;
+	if (!len)
+		return 0;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(log->fd, buf, len, st.st_size - (off_t)len);
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	len = (size_t)n;
+	while (len && buf[len - 1] != '\n')
+		len--;
+	/* From the last line back, to the first that is a record. */
+	while (found < 0 && len) {
+		len--; /* its newline */
+		start = len;
+		while (start && buf[start - 1] != '\n')
+			start--;
+		found = chain_from_line(log, buf + start, len - start);
+		len = start;
+	}
+	if (found == 0)
+		log_warn("audit: the last record of the audit file is not %s's: a new chain starts at seq 1",
+			 log->writer);
+	free(buf);
+	return 0;
+}
+
+static int chain_from_state(struct audit_log *log, const char *path)
+{
+	char buf[CHAIN_STATE_MAX + 1], hex[65], writer[CHAIN_STATE_MAX];
+	unsigned long long seq;
+	ssize_t n;
+
+	log->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (log->state_fd < 0)
+		return -errno;
+	n = pread(log->state_fd, buf, CHAIN_STATE_MAX, 0);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (!n)
+		return 0;
+	if (sscanf(buf, "%20llu %64s %511[^\n]", &seq, hex, writer) != 3 || strcmp(writer, log->writer) ||
+	    strlen(hex) != 64) {
+		log_warn("audit: %s does not hold %s's chain: a new chain starts at seq 1", path, log->writer);
+		return 0;
+	}
+	log->seq = seq;
+	if (strcmp(hex, "----------------------------------------------------------------"))
+		memcpy(log->prev, hex, sizeof(log->prev));
+	return 0;
+}
+
+/* One pwrite of a line whose width never shrinks for one writer: a crash leaves old or new, whole. */
+static int chain_save(struct audit_log *log)
+{
+	char buf[CHAIN_STATE_MAX + 64];
+	int n;
+
+	if (log->state_fd < 0)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%020" PRIu64 " %s %s\n", log->seq,
+		     log->prev[0] ? log->prev : "----------------------------------------------------------------",
+		     log->writer);
+	if (n < 0 || n > CHAIN_STATE_MAX)
+		return -ENAMETOOLONG;
+	return pwrite(log->state_fd, buf, (size_t)n, 0) == n ? 0 : -EIO;
+}
+
+struct audit_log *audit_close(struct audit_log *log)
+{
 	if (!log)
 		return NULL;
-	log->fd = -1;
-	log->to_stdout = to_stdout;
-	if (!path || !*path)
-		return log;
-	err = make_parents(path);
-	if (err)
-		goto fail;
-	log->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (log->fd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	return log;
-fail:
+	if (log->fd >= 0)
+		close(log->fd);
+	if (log->state_fd >= 0)
+		close(log->state_fd);
+	pthread_mutex_destroy(&log->lock);
+	free(log->writer);
 	free(log);
-	errno = -err;
 	return NULL;
 }
 
-int audit_write(struct audit_log *log, const struct audit_record *record)
+int audit_log_open(const struct audit_log_config *cfg, struct audit_log **ret)
 {
+	struct audit_log *log;
+	int err = 0;
+
+	if (!cfg || (cfg->writer && (!*cfg->writer || strlen(cfg->writer) >= CHAIN_STATE_MAX - 100)))
+		return -EINVAL;
+	log = calloc(1, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	log->fd = -1;
+	log->state_fd = -1;
+	log->to_stdout = cfg->to_stdout;
+	pthread_mutex_init(&log->lock, NULL);
+	if (cfg->writer && !(log->writer = strdup(cfg->writer))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->path && *cfg->path) {
+		err = make_parents(cfg->path);
+		if (err)
+			goto fail;
+		log->fd = open(cfg->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (log->fd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		err = end_torn_line(log->fd);
+		if (err)
+			goto fail;
+	}
+	if (log->writer) {
+		if (cfg->chain_state && *cfg->chain_state)
+			err = chain_from_state(log, cfg->chain_state);
+		else if (log->fd >= 0)
+			err = chain_from_file(log);
+		if (err)
+			goto fail;
+	}
+	*ret = log;
+	return 0;
+fail:
+	audit_close(log);
+	return err;
+}
+
+struct audit_log *audit_open(const char *path, bool to_stdout)
+{
+	struct audit_log_config cfg = { .path = path, .to_stdout = to_stdout };
+	struct audit_log *log = NULL;
+	int err = audit_log_open(&cfg, &log);
+
+	if (err)
+		errno = -err;
+	return log;
+}
+
+int audit_write_line(struct audit_log *log, const struct audit_record *record, char **ret_line)
+{
+	struct audit_record r;
 	char *line;
 	size_t len;
 	int err = 0;
 
+	if (ret_line)
+		*ret_line = NULL;
 	if (!log || !record)
 		return -EINVAL;
-	line = audit_format(record);
-	if (!line)
+	r = *record;
+	pthread_mutex_lock(&log->lock);
+	if (log->writer) {
+		r.writer = log->writer;
+		r.seq = log->seq + 1;
+		r.prev_sha256 = log->prev[0] ? log->prev : NULL;
+	}
+	line = audit_format(&r);
+	if (!line) {
+		pthread_mutex_unlock(&log->lock);
 		return -ENOMEM;
+	}
 	len = strlen(line);
 	/*
+	 * The chain moves on whatever the sinks say: a line that did not land
+	 * is a gap the reconciliation shows, never a seq used twice.
+	 */
+	if (log->writer) {
+		log->seq++;
+		audit_line_sha256(line, len, log->prev);
+		if (chain_save(log))
+			log_warn("audit: saving the chain position (seq %" PRIu64 ") failed", log->seq);
+	}
+	/*
 	 * The newline goes with the line in one write(2), so O_APPEND keeps
-	 * lines whole; it takes the terminator's place, LINE is no string now.
+	 * lines whole; it takes the terminator's place until the write is done.
 	 */
 	line[len] = '\n';
 	if (log->fd >= 0) {
@@ -351,16 +581,16 @@ int audit_write(struct audit_log *log, const struct audit_record *record)
 			clearerr(stdout);
 		}
 	}
-	free(line);
+	pthread_mutex_unlock(&log->lock);
+	line[len] = '\0';
+	if (ret_line)
+		*ret_line = line;
+	else
+		free(line);
 	return err;
 }
 
-struct audit_log *audit_close(struct audit_log *log)
+int audit_write(struct audit_log *log, const struct audit_record *record)
 {
-	if (!log)
-		return NULL;
-	if (log->fd >= 0)
-		close(log->fd);
-	free(log);
-	return NULL;
+	return audit_write_line(log, record, NULL);
 }

@@ -39,6 +39,13 @@ struct audit_record {
 	const char *event_id;
 	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
 	const char *pod_uid;         /* the pod's metadata.uid: a newer pod of the same name is another pod */
+	/*
+	 * The writer's chain, set by audit_write (callers leave them zero):
+	 * omitted when WRITER is NULL. PREV_SHA256 NULL -> null (a chain's start).
+	 */
+	const char *writer;          /* the node or controller replica that wrote the line */
+	uint64_t seq;                /* rising per writer, across restarts */
+	const char *prev_sha256;     /* hex SHA-256 of the writer's previous line (without its newline) */
 };
 
 /*
@@ -65,13 +72,41 @@ char *audit_format(const struct audit_record *record);
 
 struct audit_log;
 
+struct audit_log_config {
+	const char *path;  /* the append-only file; NULL or "": none */
+	bool to_stdout;
+	/*
+	 * Who writes (node or replica name): every line then carries writer,
+	 * seq and prev_sha256, so a lost, deleted or edited line shows. NULL:
+	 * no chain fields.
+	 */
+	const char *writer;
+	/*
+	 * Where the chain's position survives a restart when there is no file to
+	 * resume it from (the controller writes to stdout): a small state file,
+	 * rewritten after each line. NULL: resume from PATH's last line.
+	 */
+	const char *chain_state;
+};
+
 /*
- * path NULL or "": no file. Creates parent directories (0750) and opens
- * O_APPEND|O_CLOEXEC (0640). NULL and errno set on failure.
+ * Creates PATH's parent directories (0750), opens it O_APPEND|O_CLOEXEC
+ * (0640) and resumes the writer's chain (from CHAIN_STATE, else from PATH's
+ * last line written by the same writer; otherwise a new chain at seq 1).
+ * 0 and *RET, or -errno.
  */
+int audit_log_open(const struct audit_log_config *cfg, struct audit_log **ret);
+/* audit_log_open without a chain. NULL and errno set on failure. */
 struct audit_log *audit_open(const char *path, bool to_stdout);
-/* Writes one line to each sink; file lines are written with one write(2). */
+/*
+ * Writes one line to each sink (file lines with one write(2)), with the next
+ * seq and the previous line's hash. RET_LINE (optional): the line as written,
+ * without the newline, malloc'd: what goes on to Graylog is the same bytes.
+ */
+int audit_write_line(struct audit_log *log, const struct audit_record *record, char **ret_line);
 int audit_write(struct audit_log *log, const struct audit_record *record);
+/* The SHA-256 of LEN bytes of LINE as 64 hex digits into HEX[65]. */
+void audit_line_sha256(const char *line, size_t len, char hex[65]);
 /* Accepts NULL; returns NULL. */
 struct audit_log *audit_close(struct audit_log *log);
 

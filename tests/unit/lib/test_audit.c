@@ -565,6 +565,165 @@ static void test_stdout_sink(void **state)
 	free(file_text);
 }
 
+/* Every line as written, split (the last newline ends the last line). */
+static size_t lines_of(char *text, char **lines, size_t max)
+{
+	size_t n = 0;
+
+	for (char *p = text, *nl; *p && n < max; p = nl + 1) {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		lines[n++] = p;
+	}
+	return n;
+}
+
+/* Line I's chain fields follow from line I-1's bytes: seq + 1 and its SHA-256. */
+static void assert_chain(char **lines, size_t n, const char *writer, uint64_t first_seq)
+{
+	char hex[65];
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = parse_line(lines[i]);
+
+		assert_string_equal(str_of(j, "writer"), writer);
+		assert_int_equal(json_integer_value(json_object_get(j, "seq")), first_seq + i);
+		if (i == 0 && first_seq == 1) {
+			assert_true(json_is_null(json_object_get(j, "prev_sha256")));
+		} else if (i > 0) {
+			audit_line_sha256(lines[i - 1], strlen(lines[i - 1]), hex);
+			assert_string_equal(str_of(j, "prev_sha256"), hex);
+		}
+		json_decref(j);
+	}
+}
+
+/* seq and prev_sha256 rise across a restart, resumed from the file's last line. */
+static void test_chain_resumes_from_file(void **state)
+{
+	char path[PATH_MAX], *text, *lines[8], hex[65];
+	struct audit_log_config cfg = { .writer = "node-a" };
+	struct audit_record r = full_record();
+	struct audit_log *log = NULL;
+	char *written = NULL;
+	size_t n;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/chain.log", tmpdir);
+	cfg.path = path;
+	assert_int_equal(audit_log_open(&cfg, &log), 0);
+	assert_int_equal(audit_write_line(log, &r, &written), 0);
+	/* RET_LINE is the file's line, byte for byte: what Graylog gets is what the file holds. */
+	text = test_read_file(path, NULL);
+	assert_int_equal(strlen(text), strlen(written) + 1);
+	assert_memory_equal(text, written, strlen(written));
+	free(text);
+	free(written);
+	assert_int_equal(audit_write(log, &r), 0);
+	log = audit_close(log);
+	/* A restart: the same writer goes on at 3. */
+	assert_int_equal(audit_log_open(&cfg, &log), 0);
+	assert_int_equal(audit_write(log, &r), 0);
+	log = audit_close(log);
+	text = test_read_file(path, NULL);
+	n = lines_of(text, lines, 8);
+	assert_int_equal(n, 3);
+	assert_chain(lines, n, "node-a", 1);
+	free(text);
+
+	/* A torn last line (a crash inside write) is skipped, not taken as a record. */
+	{
+		int fd = open(path, O_WRONLY | O_APPEND);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "{\"writer\":\"node-a\",\"seq\":99", 27), 27);
+		close(fd);
+	}
+	assert_int_equal(audit_log_open(&cfg, &log), 0);
+	assert_int_equal(audit_write_line(log, &r, &written), 0);
+	log = audit_close(log);
+	j = parse_line(written);
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")), 4);
+	text = test_read_file(path, NULL);
+	n = lines_of(text, lines, 8);
+	/* The torn part is ended by a newline of its own, so the new line stays whole. */
+	assert_int_equal(n, 5);
+	assert_string_equal(lines[3], "{\"writer\":\"node-a\",\"seq\":99");
+	assert_ptr_equal(strstr(lines[4], written), lines[4]);
+	audit_line_sha256(lines[2], strlen(lines[2]), hex);
+	assert_string_equal(str_of(j, "prev_sha256"), hex);
+	json_decref(j);
+	free(written);
+	free(text);
+
+	/* Another writer's last line: a new chain of its own. */
+	cfg.writer = "node-b";
+	assert_int_equal(audit_log_open(&cfg, &log), 0);
+	assert_int_equal(audit_write_line(log, &r, &written), 0);
+	log = audit_close(log);
+	j = parse_line(written);
+	assert_int_equal(json_integer_value(json_object_get(j, "seq")), 1);
+	assert_true(json_is_null(json_object_get(j, "prev_sha256")));
+	json_decref(j);
+	free(written);
+}
+
+/* Without a file (the controller's stdout), the state file carries the chain over restarts. */
+static void test_chain_resumes_from_state(void **state)
+{
+	char statepath[PATH_MAX], *lines[8], *all = NULL, *written = NULL;
+	struct audit_log_config cfg = { .writer = "reflex-controller-0", .chain_state = statepath };
+	struct audit_record r = full_record();
+	struct audit_log *log = NULL;
+	size_t len = 0;
+
+	snprintf(statepath, sizeof(statepath), "%s/chain.state", tmpdir);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(audit_log_open(&cfg, &log), 0);
+		for (int i = 0; i < 2; i++) {
+			char *grown;
+
+			assert_int_equal(audit_write_line(log, &r, &written), 0);
+			grown = realloc(all, len + strlen(written) + 2);
+			assert_non_null(grown);
+			all = grown;
+			len += (size_t)sprintf(all + len, "%s\n", written);
+			free(written);
+		}
+		log = audit_close(log);
+	}
+	assert_int_equal(lines_of(all, lines, 8), 6);
+	assert_chain(lines, 6, "reflex-controller-0", 1);
+	free(all);
+
+	/* A state file of someone else, or garbage: a new chain, said in the log, not a failure. */
+	test_write_file(statepath, "garbage\n", 8);
+	assert_int_equal(audit_log_open(&cfg, &log), 0);
+	assert_int_equal(audit_write_line(log, &r, &written), 0);
+	log = audit_close(log);
+	assert_non_null(strstr(written, "\"seq\":1,\"prev_sha256\":null"));
+	free(written);
+
+	/* Writer names that cannot be recorded are refused. */
+	cfg.writer = "";
+	assert_int_equal(audit_log_open(&cfg, &log), -EINVAL);
+	assert_null(log);
+	assert_int_equal(audit_log_open(NULL, &log), -EINVAL);
+}
+
+/* An edited line breaks the next line's prev_sha256; audit_line_sha256 is plain SHA-256. */
+static void test_chain_hash(void **state)
+{
+	char hex[65];
+
+	(void)state;
+	audit_line_sha256("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	audit_line_sha256("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +740,9 @@ int main(void)
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_stdout_sink),
+		cmocka_unit_test(test_chain_resumes_from_file),
+		cmocka_unit_test(test_chain_resumes_from_state),
+		cmocka_unit_test(test_chain_hash),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
