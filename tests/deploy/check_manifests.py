@@ -14,6 +14,7 @@ which are reported NOT RUN without it. Prints "ok - ..." or "FAIL - ...: why"
 per check, then "N passed, N failed"; exits non-zero on any failure.
 """
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -995,6 +996,127 @@ def _():
             out = by_name[name].get("output", "")
             for field in ("container.id", "proc.exepath", "k8s.ns.name", "k8s.pod.name"):
                 expect("%" + field in out, f"{name!r}: output lacks %{field} (the controller and correlation need it)")
+
+
+# ---- deploy/monitoring: scrape targets, alerts, dashboard ------------------
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monitoring  # noqa: E402
+
+MON = monitoring.MONITORING
+
+
+@check("deploy/monitoring builds as a component of deploy/: PodMonitors, PrometheusRule, a dashboard ConfigMap for Grafana's sidecar")
+def _():
+    if not shutil.which("kubectl"):
+        raise NotRun("kubectl not found")
+    k = load_all(os.path.join(MON, "kustomization.yaml"))[0]
+    expect(k.get("kind") == "Component", f"deploy/monitoring/kustomization.yaml is a {k.get('kind')}, not a Component")
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(DEPLOY, os.path.join(tmp, "deploy"))
+        os.mkdir(os.path.join(tmp, "overlay"))
+        with open(os.path.join(tmp, "overlay", "kustomization.yaml"), "w") as f:
+            f.write("resources: [../deploy]\ncomponents: [../deploy/monitoring]\n")
+        built = kubectl_kustomize(os.path.join(tmp, "overlay"))
+    added = [o for o in built if (o["kind"], o["metadata"]["name"]) not in
+             {(x["kind"], x["metadata"]["name"]) for x in objects}]
+    expect(sorted((o["kind"], o["metadata"]["name"]) for o in added) ==
+           [("ConfigMap", "reflex-grafana-dashboard"), ("PodMonitor", "reflex-controller"), ("PodMonitor", "reflexd"),
+            ("PrometheusRule", "reflex")], f"the component added {ids(added)}")
+    cm = find("ConfigMap", "reflex-grafana-dashboard", added)
+    expect(cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1",
+           "the dashboard ConfigMap lacks the label grafana_dashboard: \"1\" the Grafana sidecar looks for")
+    expect(json.loads(cm["data"]["reflex-dashboard.json"]) == monitoring.dashboard(),
+           "the ConfigMap's dashboard is not deploy/monitoring/reflex-dashboard.json")
+    for o in added:
+        expect(o["metadata"].get("namespace") == "reflex", f"{o['kind']} {o['metadata']['name']} is not in namespace reflex")
+
+
+@check("deploy/monitoring: each PodMonitor selects its workload's pods, on a port they declare, with job from app.kubernetes.io/name")
+def _():
+    mons = [o for o in load_all(os.path.join(MON, "podmonitor.yaml")) if o["kind"] == "PodMonitor"]
+    workloads = {"reflexd": only("DaemonSet"), "reflex-controller": only("Deployment")}
+    expect(sorted(m["metadata"]["name"] for m in mons) == sorted(workloads), f"PodMonitors {[m['metadata']['name'] for m in mons]}")
+    for m in mons:
+        w = workloads[m["metadata"]["name"]]
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        sel = m["spec"]["selector"]["matchLabels"]
+        expect(all(labels.get(k) == v for k, v in sel.items()), f"{m['metadata']['name']}: selector {sel} misses pod labels {labels}")
+        expect(m["spec"].get("jobLabel") == "app.kubernetes.io/name" and labels.get("app.kubernetes.io/name") == m["metadata"]["name"],
+               f"{m['metadata']['name']}: job would not be {m['metadata']['name']!r} (the alerts select job)")
+        ports = {p.get("name") for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+        for ep in m["spec"]["podMetricsEndpoints"]:
+            expect(ep["port"] in ports, f"{m['metadata']['name']}: port {ep['port']!r} is not declared (ports: {sorted(ports)})")
+            expect(ep.get("path") == "/metrics", f"{m['metadata']['name']}: path {ep.get('path')}")
+
+
+def promtool():
+    if not shutil.which("promtool"):
+        raise Fail("promtool not found (tools/install-deps installs Debian's prometheus package, which has it)")
+    return shutil.which("promtool")
+
+
+@check("deploy/monitoring: promtool check rules, and promtool test rules (tests/deploy/alerts_test.yaml) fire each alert")
+def _():
+    tool = promtool()
+    with open(monitoring.RULES, encoding="utf-8") as f:
+        spec = yaml.safe_load(f)["spec"]
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = os.path.join(tmp, "reflex-rules.yaml")
+        with open(rules, "w") as f:
+            yaml.safe_dump(spec, f)
+        r = subprocess.run([tool, "check", "rules", rules], capture_output=True, text=True)
+        expect(r.returncode == 0, f"promtool check rules: {r.stdout.strip()} {r.stderr.strip()}")
+        shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "alerts_test.yaml"), tmp)
+        r = subprocess.run([tool, "test", "rules", "alerts_test.yaml"], cwd=tmp, capture_output=True, text=True)
+        expect(r.returncode == 0, f"promtool test rules: {r.stdout.strip()} {r.stderr.strip()}")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "alerts_test.yaml"), encoding="utf-8") as f:
+        tested = set(re.findall(r"alertname:\s*(\w+)", f.read()))
+    untested = sorted({n for n, _ in monitoring.rule_exprs()} - tested)
+    expect(not untested, f"alerts without a promtool test: {untested}")
+
+
+@check("deploy/monitoring: the dashboard has what Grafana's provisioning needs")
+def _():
+    d = monitoring.dashboard()
+    expect(re.fullmatch(r"[A-Za-z0-9_-]{1,40}", d.get("uid", "")), f"uid {d.get('uid')!r}: 1-40 of [A-Za-z0-9_-], stable")
+    expect(d.get("title") and isinstance(d.get("schemaVersion"), int), "title and an integer schemaVersion")
+    expect("__inputs" not in d and d.get("id") is None, "an import-only export (__inputs, or a fixed id) does not provision")
+    variables = {v["name"]: v for v in d.get("templating", {}).get("list", [])}
+    expect(variables.get("datasource", {}).get("type") == "datasource" and variables["datasource"].get("query") == "prometheus",
+           "no 'datasource' variable of type datasource (prometheus): panels would point at a datasource uid that does not exist")
+    ids_seen = set()
+
+    def walk(panels):
+        for p in panels:
+            expect(p.get("id") not in ids_seen, f"panel id {p.get('id')} twice")
+            ids_seen.add(p.get("id"))
+            g = p.get("gridPos", {})
+            expect(all(isinstance(g.get(k), int) for k in "hwxy") and g["x"] + g["w"] <= 24,
+                   f"panel {p.get('title')!r}: gridPos {g}")
+            expect(p.get("type") and p.get("title"), f"panel {p.get('id')}: type and title")
+            if p["type"] != "row":
+                expect(p.get("datasource", {}).get("uid") == "${datasource}", f"panel {p['title']!r}: datasource is not ${{datasource}}")
+                refs = [t.get("refId") for t in p.get("targets", [])]
+                expect(refs and len(refs) == len(set(refs)), f"panel {p['title']!r}: targets need distinct refIds")
+                for t in p["targets"]:
+                    expect(t.get("expr"), f"panel {p['title']!r}: a target without expr")
+            walk(p.get("panels", []))
+
+    walk(d.get("panels", []))
+
+
+@check("deploy/monitoring: every alert and panel selects a job and names metrics the code exports")
+def _():
+    sources = "\n".join(read(p) for p in user_sources())
+    for where, expr in monitoring.all_exprs():
+        names = monitoring.names_in(expr)
+        expect(names or where.startswith("alert ReflexAgentMissing") or "up{" in expr, f"{where}: names no reflex metric")
+        expect("job=" in expr or where.startswith("variable") or where.startswith("alert ReflexAgentMissing"),
+               f"{where}: no job selector (another exporter's series could match)")
+        for n in names:
+            fam, _ = monitoring.family(n)
+            expect(re.search(r"\b" + fam + r"\b", sources), f"{where}: {fam} appears nowhere in user/ (renamed or never exported?)")
 
 
 # Checks reported NOT RUN above (no kubectl) are counted as skipped.

@@ -153,6 +153,11 @@ struct hook {
 	bool active;
 };
 
+struct action_series {
+	char *rule, *action, *outcome;
+	uint64_t count;
+};
+
 /*
  * The readers take a const struct metrics; loads of its atomics and the hook
  * mutex cast const away, which is sound because every instance is malloc'd.
@@ -167,6 +172,8 @@ struct metrics {
 	_Atomic uint64_t loop_alive_ns; /* the event loop's last tick; 0: not yet */
 	char **disarmed; /* under hooks_lock */
 	size_t n_disarmed;
+	struct action_series *actions; /* under hooks_lock */
+	size_t n_actions;
 	char *node; /* immutable after metrics_new */
 	pthread_mutex_t hooks_lock;
 	struct hook hooks[METRICS_MAX_HOOKS];
@@ -245,6 +252,12 @@ struct metrics *metrics_free(struct metrics *m)
 	for (size_t i = 0; i < m->n_disarmed; i++)
 		free(m->disarmed[i]);
 	free(m->disarmed);
+	for (size_t i = 0; i < m->n_actions; i++) {
+		free(m->actions[i].rule);
+		free(m->actions[i].action);
+		free(m->actions[i].outcome);
+	}
+	free(m->actions);
 	pthread_mutex_destroy(&m->hooks_lock);
 	free(m->node);
 	free(m);
@@ -334,6 +347,62 @@ static uint64_t containers_get(const struct metrics *m)
 }
 
 /* Setting a hook again updates it: a fallback may replace the first state. */
+static bool same(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* The series of (RULE, ACTION, OUTCOME), added if new; NULL past LIMIT series or on ENOMEM. */
+static struct action_series *action_series(struct metrics *m, const char *rule, const char *action,
+					   const char *outcome, size_t limit)
+{
+	struct action_series *grown, *a;
+
+	for (size_t i = 0; i < m->n_actions; i++) {
+		a = &m->actions[i];
+		if (same(a->rule, rule) && same(a->action, action) && same(a->outcome, outcome))
+			return a;
+	}
+	if (m->n_actions >= limit)
+		return NULL;
+	grown = realloc(m->actions, (m->n_actions + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	m->actions = grown;
+	a = &m->actions[m->n_actions];
+	*a = (struct action_series){ .rule = utf8_dup(rule ? rule : ""),
+				     .action = utf8_dup(action ? action : ""),
+				     .outcome = utf8_dup(outcome ? outcome : "") };
+	if (!a->rule || !a->action || !a->outcome) {
+		free(a->rule);
+		free(a->action);
+		free(a->outcome);
+		return NULL;
+	}
+	m->n_actions++;
+	return a;
+}
+
+void metrics_count_action(struct metrics *m, const char *rule, const char *action, const char *outcome)
+{
+	struct action_series *a;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->hooks_lock);
+	/*
+	 * Rule names come from the config, action and outcome from a fixed set;
+	 * the bound still keeps the exposition small whatever a config holds,
+	 * with room kept for the "(other)" series.
+	 */
+	a = action_series(m, rule, action, outcome, METRICS_MAX_ACTION_SERIES - 64);
+	if (!a)
+		a = action_series(m, "(other)", action, outcome, METRICS_MAX_ACTION_SERIES);
+	if (a)
+		a->count++;
+	pthread_mutex_unlock(&m->hooks_lock);
+}
+
 void metrics_set_hook(struct metrics *m, const char *name, bool active, const char *detail)
 {
 	char *name_copy = NULL, *detail_copy = NULL;
@@ -542,6 +611,21 @@ char *metrics_render_prometheus(const struct metrics *m)
 		fputs("reflex_rule_disarmed{rule=\"", f);
 		put_label_value(f, m->disarmed[i]);
 		fputs("\"} 1\n", f);
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
+
+	put_family(f, "reflex_actions_total",
+		   "Audited decisions of actions, by rule, action and outcome (killed, denied, refused, dry_run, ...).",
+		   "counter");
+	pthread_mutex_lock((pthread_mutex_t *)&m->hooks_lock);
+	for (size_t i = 0; i < m->n_actions; i++) {
+		fputs("reflex_actions_total{rule=\"", f);
+		put_label_value(f, m->actions[i].rule);
+		fputs("\",action=\"", f);
+		put_label_value(f, m->actions[i].action);
+		fputs("\",outcome=\"", f);
+		put_label_value(f, m->actions[i].outcome);
+		fprintf(f, "\"} %llu\n", (unsigned long long)m->actions[i].count);
 	}
 	pthread_mutex_unlock((pthread_mutex_t *)&m->hooks_lock);
 

@@ -94,6 +94,14 @@ void metrics_set_hook(struct metrics *m, const char *name, bool active, const ch
 void metrics_set_feed(struct metrics *m, enum metric_feed_value v, uint64_t value);
 /* Rules disarmed by the kill rate limit (copied); empty after a reload re-arms them. */
 void metrics_set_disarmed(struct metrics *m, const char *const *rules, size_t n);
+/*
+ * One audited decision of RULE (its ACTION and OUTCOME, as the record says)
+ * into reflex_actions_total: kills, refusals and dry-runs per rule for the
+ * dashboard. Series are bounded (METRICS_MAX_ACTION_SERIES); past the bound
+ * they are counted under rule "(other)".
+ */
+#define METRICS_MAX_ACTION_SERIES 512
+void metrics_count_action(struct metrics *m, const char *rule, const char *action, const char *outcome);
 
 /*
  * One action's latency, event (kernel event or Falco evt.time) to the

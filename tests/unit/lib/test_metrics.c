@@ -571,6 +571,44 @@ static void test_status_json(void **state)
 	metrics_free(m);
 }
 
+/* reflex_actions_total: one series per rule, action and outcome; bounded, escaped. */
+static void test_actions_per_rule(void **state)
+{
+	struct metrics *m = metrics_new("n");
+	char *text, rule[32];
+
+	assert_non_null(m);
+	metrics_count_action(m, "Drop and execute", "kill_process", "killed");
+	metrics_count_action(m, "Drop and execute", "kill_process", "killed");
+	metrics_count_action(m, "Drop and execute", "kill_process", "refused");
+	metrics_count_action(m, "a\"b\\c\nd", "alert", "alert");
+	metrics_count_action(NULL, "x", "alert", "alert");
+	text = metrics_render_prometheus(m);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "# TYPE reflex_actions_total counter\n"));
+	assert_non_null(strstr(text, "reflex_actions_total{rule=\"Drop and execute\",action=\"kill_process\",outcome=\"killed\"} 2\n"));
+	assert_non_null(strstr(text, "reflex_actions_total{rule=\"Drop and execute\",action=\"kill_process\",outcome=\"refused\"} 1\n"));
+	assert_non_null(strstr(text, "reflex_actions_total{rule=\"a\\\"b\\\\c\\nd\",action=\"alert\",outcome=\"alert\"} 1\n"));
+	free(text);
+	/* A config with a flood of rule names cannot grow the exposition without bound. */
+	for (int i = 0; i < METRICS_MAX_ACTION_SERIES * 2; i++) {
+		snprintf(rule, sizeof(rule), "rule-%d", i);
+		metrics_count_action(m, rule, "kill_process", "killed");
+	}
+	text = metrics_render_prometheus(m);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "reflex_actions_total{rule=\"(other)\",action=\"kill_process\",outcome=\"killed\"} "));
+	{
+		size_t series = 0;
+
+		for (const char *p = text; (p = strstr(p, "\nreflex_actions_total{")); p++)
+			series++;
+		assert_true(series <= METRICS_MAX_ACTION_SERIES);
+	}
+	free(text);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_hooks_table),
 		cmocka_unit_test(test_latency_histogram),
 		cmocka_unit_test(test_status_json),
+		cmocka_unit_test(test_actions_per_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
