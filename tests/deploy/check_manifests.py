@@ -998,6 +998,26 @@ def _():
                 expect("%" + field in out, f"{name!r}: output lacks %{field} (the controller and correlation need it)")
 
 
+@check("falco-values.yaml feeds reflex only through the outputs it reads (program_output, http_output; no gRPC, removed in Falco 0.44)")
+def _():
+    def merged(base, top):
+        out = dict(base)
+        for k, v in top.items():
+            out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    # The sidecar's values go on top of falco-values.yaml (helm -f ... -f ...).
+    for name, f in (("falco-values.yaml", values("falco-values.yaml").get("falco", {})),
+                    ("falco-values.yaml + falco-sidecar-values.yaml",
+                     merged(values("falco-values.yaml"), values("falco-sidecar-values.yaml")).get("falco", {}))):
+        for key in ("grpc", "grpc_output"):
+            expect(not (f.get(key) or {}).get("enabled"), f"{name}: falco.{key} is enabled (Falco 0.44 has no gRPC output; reflex never read it)")
+        expect(f.get("json_output") is True, f"{name}: json_output is not true (reflex parses JSON alerts)")
+        enabled = {k for k in ("program_output", "http_output", "file_output") if (f.get(k) or {}).get("enabled")}
+        expect(enabled and enabled <= {"program_output", "http_output"},
+               f"{name}: outputs enabled {sorted(enabled)}; reflex reads program_output and http_output")
+
+
 # ---- deploy/monitoring: scrape targets, alerts, dashboard ------------------
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
