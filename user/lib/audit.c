@@ -216,6 +216,35 @@ static void add_extra(json_t *obj, const char *key, const char *s, int *err)
 		add(obj, key, json_str_or_null(s), err);
 }
 
+/* The config record's own fields: config_sha256, rules [{name, action, dry_run}], overrides. */
+static void add_config(json_t *o, const struct audit_record *r, int *err)
+{
+	json_t *rules = json_array(), *overrides = json_array();
+
+	add(o, "config_sha256", json_str_or_null(r->config_sha256), err);
+	for (size_t i = 0; rules && i < r->n_rules; i++) {
+		json_t *rule = json_object();
+		bool ok = rule && !json_object_set_new(rule, "name", json_str_or_null(r->rules[i].name)) &&
+			  !json_object_set_new(rule, "action", json_str_or_null(r->rules[i].action)) &&
+			  !json_object_set_new(rule, "dry_run", json_boolean(r->rules[i].dry_run));
+
+		if (!ok)
+			json_decref(rule);
+		/* json_array_append_new takes RULE's reference, also when it fails. */
+		if (!ok || json_array_append_new(rules, rule)) {
+			json_decref(rules);
+			rules = NULL;
+		}
+	}
+	for (size_t i = 0; overrides && i < r->n_overrides; i++)
+		if (json_array_append_new(overrides, json_str_or_null(r->overrides[i]))) {
+			json_decref(overrides);
+			overrides = NULL;
+		}
+	add(o, "rules", rules, err);
+	add(o, "overrides", overrides, err);
+}
+
 char *audit_format(const struct audit_record *r)
 {
 	char ts[64], *reason_buf = NULL, *line = NULL;
@@ -271,6 +300,10 @@ char *audit_format(const struct audit_record *r)
 	add_extra(o, "event_id", r->event_id, &err);
 	add_extra(o, "destination", r->destination, &err);
 	add_extra(o, "pod_uid", r->pod_uid, &err);
+	add_extra(o, "owner_kind", r->owner_kind, &err);
+	add_extra(o, "owner_name", r->owner_name, &err);
+	if (r->config_sha256)
+		add_config(o, r, &err);
 	if (r->writer) {
 		add(o, "writer", json_str_or_null(r->writer), &err);
 		add(o, "seq", json_integer((json_int_t)r->seq), &err);

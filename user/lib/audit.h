@@ -11,6 +11,13 @@
 #include <stdint.h>
 #include <time.h>
 
+/* A rule as a config record lists it. */
+struct audit_rule_mode {
+	const char *name;
+	const char *action;
+	bool dry_run; /* the rule's effective mode: its own dryrun or the global one */
+};
+
 struct audit_record {
 	struct timespec time;        /* CLOCK_REALTIME of the action: when the kill, refusal or decision happened */
 	struct timespec event_time;  /* CLOCK_REALTIME of the kernel event or the Falco alert; zero -> omitted */
@@ -39,6 +46,14 @@ struct audit_record {
 	const char *event_id;
 	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
 	const char *pod_uid;         /* the pod's metadata.uid: a newer pod of the same name is another pod */
+	const char *owner_kind;      /* the pod's top-level owner (Deployment rather than ReplicaSet); NULL -> omitted */
+	const char *owner_name;
+	/* "config" records: what was loaded; omitted when CONFIG_SHA256 is NULL. */
+	const char *config_sha256;          /* hex SHA-256 of the config file's bytes */
+	const struct audit_rule_mode *rules; /* every rule, in the config's order */
+	size_t n_rules;
+	const char *const *overrides;       /* command-line overrides in force, e.g. "--dry-run" */
+	size_t n_overrides;
 	/*
 	 * The writer's chain, set by audit_write (callers leave them zero):
 	 * omitted when WRITER is NULL. PREV_SHA256 NULL -> null (a chain's start).

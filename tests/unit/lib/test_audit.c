@@ -724,6 +724,64 @@ static void test_chain_hash(void **state)
 	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* The config record's fields and the workload's owner: names and shapes reconciliation reads. */
+static void test_config_record_and_owner(void **state)
+{
+	static const struct audit_rule_mode rules[] = {
+		{ .name = "Drop and execute new binary in container", .action = "kill_process", .dry_run = false },
+		{ .name = "Detect crypto miners using the Stratum protocol", .action = "kill_pod", .dry_run = true },
+	};
+	static const char *const overrides[] = { "--dry-run", "--unknown-owner=refuse" };
+	struct audit_record r = {
+		.time = { .tv_sec = 1795345445 },
+		.action = "config",
+		.outcome = "loaded",
+		.operator_ = "reflex-agent",
+		.node = "node-a",
+		.pid = -1,
+		.latency_us = -1,
+		.config_sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		.rules = rules,
+		.n_rules = 2,
+		.overrides = overrides,
+		.n_overrides = 2,
+	};
+	char *line;
+	json_t *j, *a;
+
+	(void)state;
+	line = audit_format(&r);
+	assert_non_null(line);
+	j = parse_line(line);
+	assert_string_equal(str_of(j, "config_sha256"), r.config_sha256);
+	a = json_object_get(j, "rules");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "name")),
+			    "Detect crypto miners using the Stratum protocol");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 1), "action")), "kill_pod");
+	assert_true(json_is_true(json_object_get(json_array_get(a, 1), "dry_run")));
+	assert_true(json_is_false(json_object_get(json_array_get(a, 0), "dry_run")));
+	a = json_object_get(j, "overrides");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "--dry-run");
+	assert_null(json_object_get(j, "owner_kind"));
+	json_decref(j);
+	free(line);
+
+	/* An action record names the workload; no config fields. */
+	r = full_record();
+	r.owner_kind = "Deployment";
+	r.owner_name = "web";
+	line = audit_format(&r);
+	j = parse_line(line);
+	assert_string_equal(str_of(j, "owner_kind"), "Deployment");
+	assert_string_equal(str_of(j, "owner_name"), "web");
+	assert_null(json_object_get(j, "config_sha256"));
+	assert_null(json_object_get(j, "rules"));
+	json_decref(j);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_chain_resumes_from_file),
 		cmocka_unit_test(test_chain_resumes_from_state),
 		cmocka_unit_test(test_chain_hash),
+		cmocka_unit_test(test_config_record_and_owner),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
