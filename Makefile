@@ -45,7 +45,9 @@ INC_reflex := -Iuser/lib -Iuser/reflex
 user_objs = $(patsubst user/%.c,$(1)/%.o,$(2))
 
 LIB_SRCS := $(wildcard user/lib/*.c)
-LIB_OBJS := $(call user_objs,$(OUTPUT)/obj,$(LIB_SRCS))
+# Falco's pool lists compiled in (pools.c: pool_lists_builtin).
+LIB_GEN := $(OUTPUT)/gen/pool_lists_builtin.c
+LIB_OBJS := $(call user_objs,$(OUTPUT)/obj,$(LIB_SRCS)) $(OUTPUT)/obj/gen/pool_lists_builtin.o
 LIB := $(OUTPUT)/libreflex.a
 
 # Per program: the folder, the non-main modules, and what it links. Only
@@ -115,6 +117,20 @@ $(OUTPUT)/obj/%.o: user/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(INC_$(firstword $(subst /, ,$*))) -c $< -o $@
 
 $(call user_objs,$(OUTPUT)/obj,$(SKEL_SRCS)): $(SKELS)
+
+# rules/miner_pools.txt as a C string: each line escaped, newline kept.
+$(LIB_GEN): rules/miner_pools.txt
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo '/* Generated from rules/miner_pools.txt by the Makefile: do not edit. */'; \
+	  echo '#include <stddef.h>'; echo 'const char pool_lists_builtin_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; echo 'const size_t pool_lists_builtin_len = sizeof(pool_lists_builtin_text) - 1;'; } >$@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/obj/gen/pool_lists_builtin.o: $(LIB_GEN)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -191,7 +207,8 @@ test-integration: all
 # build/fuzz/obj/<dir>/, each with <dir>'s include path as above.
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_OBJS := $(call user_objs,build/fuzz/obj,$(LIB_SRCS) $(reflexd_SRCS) $(controller_SRCS) $(reflex_SRCS))
+FUZZ_OBJS := $(call user_objs,build/fuzz/obj,$(LIB_SRCS) $(reflexd_SRCS) $(controller_SRCS) $(reflex_SRCS)) \
+	build/fuzz/obj/gen/pool_lists_builtin.o
 FUZZ_CFLAGS := $(CFLAGS_BASE) -Wno-unused-parameter -Wno-missing-field-initializers -fno-omit-frame-pointer -Iinclude \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 
@@ -201,6 +218,11 @@ build/fuzz/obj/%.o: user/%.c
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INC_$(firstword $(subst /, ,$*))) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(call user_objs,build/fuzz/obj,$(SKEL_SRCS)): $(SKELS)
+
+build/fuzz/obj/gen/pool_lists_builtin.o: build/gen/pool_lists_builtin.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
 build/fuzz/%: fuzz/%.c $(FUZZ_OBJS)
 	$(call msg,FUZZ,$@)

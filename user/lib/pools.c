@@ -180,6 +180,44 @@ fail:
 	return r;
 }
 
+/* build/gen/pool_lists_builtin.c, made from rules/miner_pools.txt by the Makefile. */
+extern const char pool_lists_builtin_text[];
+extern const size_t pool_lists_builtin_len;
+
+int pool_lists_builtin(struct pool_lists *ret)
+{
+	char err[256];
+	int r = pool_lists_parse("built-in miner_pools.txt", pool_lists_builtin_text, pool_lists_builtin_len, ret,
+				 err, sizeof(err));
+
+	/* The text is checked by the unit tests: a failure here is memory, not syntax. */
+	return r;
+}
+
+int pool_lists_merge(struct pool_lists *into, const struct pool_lists *from)
+{
+	for (size_t w = 0; w < sizeof(from->ports.bits) / sizeof(from->ports.bits[0]); w++) {
+		into->n_ports += (size_t)__builtin_popcountll(from->ports.bits[w] & ~into->ports.bits[w]);
+		into->ports.bits[w] |= from->ports.bits[w];
+	}
+	for (size_t i = 0; i < from->n_domains; i++) {
+		int r = domain_add(into, from->domains[i].name, from->domains[i].lists);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+size_t pool_lists_count(const struct pool_lists *lists, uint32_t list)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lists->n_domains; i++)
+		n += (lists->domains[i].lists & list) != 0;
+	return n;
+}
+
 int pool_lists_load(const char *path, struct pool_lists *ret, char *err, size_t errlen)
 {
 	char *buf;

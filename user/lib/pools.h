@@ -35,6 +35,15 @@ int pool_lists_parse(const char *name, const char *text, size_t len, struct pool
 		     char *err, size_t errlen);
 int pool_lists_load(const char *path, struct pool_lists *ret, char *err, size_t errlen);
 void pool_lists_clear(struct pool_lists *lists);
+/*
+ * Falco's lists as they ship in rules/miner_pools.txt, compiled in: a node
+ * watches them without any file. 0 or -errno.
+ */
+int pool_lists_builtin(struct pool_lists *ret);
+/* FROM's ports and domains added to INTO (a domain in both keeps both lists' bits). 0 or -errno. */
+int pool_lists_merge(struct pool_lists *into, const struct pool_lists *from);
+/* How many domains of LISTS are on list LIST (enum reflex_pool_list bit). */
+size_t pool_lists_count(const struct pool_lists *lists, uint32_t list);
 
 /* One resolved or configured address. */
 struct pool_addr {

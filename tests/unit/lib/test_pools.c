@@ -160,6 +160,40 @@ static void test_resolver_keeps_going_on_failure(void **state)
 	pool_resolver_stop(r);
 }
 
+/* Falco's lists are compiled in, exactly as rules/miner_pools.txt holds them. */
+static void test_builtin_lists(void **state)
+{
+	struct pool_lists b = { 0 }, f = { 0 }, extra = { 0 };
+	static const char more[] = "[miner_ports]\n3333\n31337\n[miner_domains]\nnew.pool.example\nxmr.pool.minergate.com\n";
+	char err[256];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(pool_lists_builtin(&b), 0);
+	assert_int_equal(pool_lists_load("rules/miner_pools.txt", &f, err, sizeof(err)), 0);
+	assert_int_equal(b.n_ports, f.n_ports);
+	assert_memory_equal(&b.ports, &f.ports, sizeof(b.ports));
+	assert_int_equal(b.n_domains, f.n_domains);
+	for (size_t i = 0; i < b.n_domains; i++) {
+		assert_string_equal(b.domains[i].name, f.domains[i].name);
+		assert_int_equal(b.domains[i].lists, f.domains[i].lists);
+	}
+	assert_true(b.n_ports >= 20 && b.n_domains >= 50);
+	assert_true(pool_lists_count(&b, REFLEX_POOL_MINER) > 0);
+
+	/* A file's lists add to them: new items counted once, a domain on two lists keeps both. */
+	assert_int_equal(pool_lists_parse("extra", more, strlen(more), &extra, err, sizeof(err)), 0);
+	n = b.n_domains;
+	assert_int_equal(pool_lists_merge(&b, &extra), 0);
+	assert_int_equal(b.n_ports, f.n_ports + 1);
+	assert_true((b.ports.bits[31337 >> 6] >> (31337 & 63)) & 1);
+	/* xmr.pool.minergate.com is one of Falco's already; new.pool.example is new. */
+	assert_int_equal(b.n_domains, n + 1);
+	pool_lists_clear(&extra);
+	pool_lists_clear(&f);
+	pool_lists_clear(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_cidrs),
 		cmocka_unit_test(test_normalize_merges_lists),
 		cmocka_unit_test(test_resolver_keeps_going_on_failure),
+		cmocka_unit_test(test_builtin_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
