@@ -518,6 +518,12 @@ int gelf_message_from_audit(const char *audit_json, size_t len, const struct gel
 	}
 	if (!err)
 		err = add_record_fields(out, rec);
+	/*
+	 * A chained record (writer, seq, prev_sha256) travels with its exact
+	 * line, so the reconciliation can check the chain's hashes from Graylog.
+	 */
+	if (!err && json_object_get(rec, "writer"))
+		add(out, "_audit_line", json_stringn(audit_json, len), &err);
 	if (err)
 		goto out;
 	text = json_dumps(out, JSON_COMPACT);

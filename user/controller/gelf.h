@@ -70,8 +70,9 @@ struct gelf_fields {
 };
 
 /*
- * One audit record (a JSON object of LEN bytes) as one GELF 1.1 message:
- * *RET_JSON gets a malloc'd NUL-terminated compact JSON text. F may be NULL
+ * One audit record (a JSON object of LEN bytes) as one GELF 1.1 message,
+ * every record field an additional field, and a chained record's exact line
+ * in _audit_line (the hash chain is checkable from Graylog): *RET_JSON gets a malloc'd NUL-terminated compact JSON text. F may be NULL
  * (all defaults). -EINVAL for input that is not a JSON object (duplicate
  * keys included) or has no valid RFC 3339 "timestamp" (at or after 1970),
  * for a bad stream field name or value, or when no host can be found;

@@ -161,6 +161,52 @@ static void test_detail_is_full_message(void **state)
 	free(audit);
 }
 
+/* A chained record carries its exact line: the chain's hashes are checkable from Graylog. */
+static void test_chained_record_keeps_its_line(void **state)
+{
+	struct audit_record r = {
+		.time = { .tv_sec = 1795347602 },
+		.action = "kill_pod",
+		.outcome = "deleted",
+		.rule = RULE,
+		.operator_ = "reflex-controller",
+		.node = "it-node",
+		.pid = -1,
+		.latency_us = -1,
+		.writer = "reflex-controller-0",
+		.seq = 42,
+		.prev_sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	};
+	char *audit = audit_format(&r), *gelf, hex[65], want[65];
+	json_t *o;
+	const char *line;
+
+	(void)state;
+	assert_non_null(audit);
+	gelf = convert(audit, NULL);
+	o = json_loads(gelf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	line = json_string_value(json_object_get(o, "_audit_line"));
+	assert_non_null(line);
+	assert_string_equal(line, audit);
+	audit_line_sha256(line, strlen(line), hex);
+	audit_line_sha256(audit, strlen(audit), want);
+	assert_string_equal(hex, want);
+	assert_int_equal(json_integer_value(json_object_get(o, "_seq")), 42);
+	assert_string_equal(json_string_value(json_object_get(o, "_writer")), "reflex-controller-0");
+	assert_valid(gelf);
+	json_decref(o);
+	free(gelf);
+	free(audit);
+	/* Records without a chain (older writers) carry no line. */
+	r.writer = NULL;
+	audit = audit_format(&r);
+	gelf = convert(audit, NULL);
+	assert_null(strstr(gelf, "_audit_line"));
+	free(gelf);
+	free(audit);
+}
+
 static void test_dry_run(void **state)
 {
 	char *audit = readme_record(true), *gelf = convert(audit, NULL);
@@ -1198,6 +1244,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit_record),
+		cmocka_unit_test(test_chained_record_keeps_its_line),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_detail_is_full_message),
 		cmocka_unit_test(test_field_conversion),
