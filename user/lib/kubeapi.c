@@ -117,7 +117,10 @@ static int request_once(struct kubeapi *k, const char *method, const char *path,
 		return -ENOMEM;
 	easy = curl_easy_init();
 	headers = curl_slist_append(NULL, "Accept: application/json");
-	h = headers ? curl_slist_append(headers, "Content-Type: application/json") : NULL;
+	/* A PATCH body is a JSON merge patch (RFC 7386): every resource takes it. */
+	h = headers ? curl_slist_append(headers, strcmp(method, "PATCH") ? "Content-Type: application/json"
+								    : "Content-Type: application/merge-patch+json")
+		    : NULL;
 	if (!easy || !h) {
 		r = -ENOMEM;
 		goto out;

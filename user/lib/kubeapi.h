@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * Plain Kubernetes API requests (libcurl, synchronous) for the controller:
- * GET an object, DELETE a pod, POST a NetworkPolicy. The service-account
+ * GET an object, DELETE a pod, POST a NetworkPolicy, POST and PATCH Events. The service-account
  * token is read again before every request and once more after a 401
  * (bound tokens rotate); the CA file verifies the server.
  */
@@ -35,7 +35,7 @@ struct kubeapi *kubeapi_new(const struct kubeapi_config *cfg);
 const char *kubeapi_url(const struct kubeapi *k);
 /*
  * METHOD PATH (e.g. "/api/v1/namespaces/x/pods/y") with an optional JSON
- * BODY. 0 when the server answered (any status, in *RET; free with
+ * BODY (a JSON merge patch for PATCH). 0 when the server answered (any status, in *RET; free with
  * kubeapi_response_clear), else a negative errno and a reason in *RET's
  * message (connect failure, timeout, token unreadable). Thread-safe.
  */
