@@ -34,6 +34,7 @@
 #include "ratelimit.h"
 #include "reload.h"
 #include "reporter.h"
+#include "respond.h"
 #include "util.h"
 #include "verdicts.h"
 
@@ -437,7 +438,8 @@ int agent_start(struct reflex_config *config, const struct agent_opts *opts, str
 			  "(set agent.cgroup_root)");
 		goto fail;
 	}
-	a->self_cgroup_id = host_self_cgroup_id(a->cgroup_root);
+	/* This process's own cgroup is never armed (0: unknown). */
+	respond_proc_cgroup_id(a->cgroup_root, 0, &a->self_cgroup_id);
 	err = start_loop_fds(a);
 	if (err)
 		goto fail;

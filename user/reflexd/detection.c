@@ -5,7 +5,6 @@
  * counters, with a record for every action whose event the ring buffer lost.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,14 +47,8 @@ struct detection {
 /* The exe of a live process, for detections whose event carries none (connects). */
 static void exe_of_pid(uint32_t tgid, char *buf, size_t size)
 {
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
-	n = readlink(link, buf, size - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	if (n > 10 && !strcmp(buf + n - 10, " (deleted)"))
-		buf[n - 10] = '\0';
+	if (respond_proc_exe((pid_t)tgid, buf, size) < 0)
+		buf[0] = '\0';
 }
 
 /* Is the process of DET still the one that ran (same pid, same start)? */
@@ -178,22 +171,7 @@ static bool detection_join_falco(struct agent *a, const struct detection *det, s
 static void detection_policy(struct agent *a, const struct detection *det, struct incident *inc,
 			     const struct attribution *at, struct policy_decision *d)
 {
-	struct policy_subject s = {
-		.rule = inc->rule,
-		.is_container = inc->is_container,
-		.is_agent = (pid_t)det->tgid == a->self_pid,
-		.is_host_init = det->tgid == 1,
-		.namespace_ = or_null(inc->namespace_),
-		.pod = or_null(inc->pod),
-		.owner_kind = at->owner,
-		.image = or_null(inc->image),
-		.exe_path = or_null(inc->exe_path),
-	};
-
-	policy_decide(a->config, &s, d);
-	inc->action = action_name(d->action);
-	inc->dry_run = d->verdict == POLICY_DRY_RUN;
-	incident_fill_reason(inc, d);
+	incident_decide(a, inc, at, (pid_t)det->tgid == a->self_pid, det->tgid == 1, d);
 	if (at->err == -EEXIST)
 		incident_append_detail(inc, "; two cgroups claim the container id of cgroup %llu: refused",
 				       (unsigned long long)det->cgroup_id);
@@ -364,19 +342,10 @@ static int handle_exec_event(struct agent *a, const struct reflex_exec_event *e)
 static void proc_comm(uint32_t tgid, char *buf, size_t size)
 {
 	char path[32];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/comm", tgid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
+	if (util_read_small_file(path, buf, size) > 0)
+		buf[strcspn(buf, "\n")] = '\0';
 }
 
 static int handle_connect_event(struct agent *a, const struct reflex_connect_event *e)

@@ -122,24 +122,10 @@ static void alert_policy(struct agent *a, const struct falco_alert *al, bool nam
 			 const struct attribution *at, struct policy_decision *d)
 {
 	const struct container_info *info = at->info;
-	struct policy_subject s = {
-		.rule = inc->rule,
-		.is_container = inc->is_container,
-		/* The agent, or any process of its own container. */
-		.is_agent = al->pid == a->self_pid || (info && a->self_cgroup_id && info->cgroup_id == a->self_cgroup_id),
-		.is_host_init = al->pid == 1,
-		.namespace_ = or_null(inc->namespace_),
-		.pod = or_null(inc->pod),
-		.owner_kind = at->owner,
-		.image = or_null(inc->image),
-		.exe_path = or_null(inc->exe_path),
-	};
+	/* The agent, or any process of its own container. */
+	bool is_agent = al->pid == a->self_pid || (info && a->self_cgroup_id && info->cgroup_id == a->self_cgroup_id);
 
-	policy_decide(a->config, &s, d);
-	inc->verdict = d->verdict;
-	inc->action = action_name(d->action);
-	inc->dry_run = d->verdict == POLICY_DRY_RUN;
-	incident_fill_reason(inc, d);
+	incident_decide(a, inc, at, is_agent, al->pid == 1, d);
 	if (!named)
 		incident_append_detail(inc, "; the alert names no container: reflex never acts on it");
 	else if (!info)
@@ -240,14 +226,10 @@ void falco_handler_on_feed(struct agent *a)
 /* Token for the HTTP intake, read once at start (a rotated token needs a restart). */
 static int read_token(const char *path, char *buf, size_t size)
 {
-	FILE *f = fopen(path, "re");
-	size_t n;
+	int n = util_read_small_file(path, buf, size);
 
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	if (n < 0)
+		return n;
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return n ? 0 : -ENODATA;

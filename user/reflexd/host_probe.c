@@ -16,28 +16,7 @@
 #include "host_probe.h"
 #include "log.h"
 #include "metrics.h"
-
-uint64_t host_self_cgroup_id(const char *cgroup_root)
-{
-	char buf[4096], path[PATH_MAX];
-	struct stat st;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	uint64_t id = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		if (strncmp(buf, "0::", 3) != 0)
-			continue;
-		buf[strcspn(buf, "\n")] = '\0';
-		if ((size_t)snprintf(path, sizeof(path), "%s%s", cgroup_root, buf + 3) < sizeof(path) &&
-		    stat(path, &st) == 0)
-			id = (uint64_t)st.st_ino;
-		break;
-	}
-	fclose(f);
-	return id;
-}
+#include "util.h"
 
 int host_find_cgroup_root(struct agent *a)
 {
@@ -68,14 +47,8 @@ int host_find_cgroup_root(struct agent *a)
 
 void host_read_boot_id(struct agent *a)
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	copy_str(a->boot_id, sizeof(a->boot_id), "00000000");
-	if (!f)
-		return;
-	if (!fgets(a->boot_id, sizeof(a->boot_id), f))
+	if (util_read_small_file("/proc/sys/kernel/random/boot_id", a->boot_id, sizeof(a->boot_id)) <= 0)
 		copy_str(a->boot_id, sizeof(a->boot_id), "00000000");
-	fclose(f);
 }
 
 /* First directory entry below DIR that is a directory, into ret. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * What this host offers reflexd, read once at start-up: the cgroup v2 mount,
- * reflexd's own cgroup, the boot id of event ids, the host's mount namespace
- * (host execs are those in it), and how a whole container can be killed
- * (cgroup.kill, else the cgroup v1 freezer).
+ * the boot id of event ids, the host's mount namespace (host execs are those
+ * in it), and how a whole container can be killed (cgroup.kill, else the
+ * cgroup v1 freezer).
  */
 #ifndef REFLEX_HOST_PROBE_H
 #define REFLEX_HOST_PROBE_H
@@ -14,8 +14,6 @@ struct agent;
 
 /* agent.cgroup_root, else the cgroup2 mount in /proc/self/mountinfo, into a->cgroup_root. 0 or -errno. */
 int host_find_cgroup_root(struct agent *a);
-/* cgroup v2 id of this process, so its own cgroup is never armed; 0 when unknown. */
-uint64_t host_self_cgroup_id(const char *cgroup_root);
 /* The first 8 characters of the kernel's boot id into a->boot_id ("00000000" when unreadable). */
 void host_read_boot_id(struct agent *a);
 /*

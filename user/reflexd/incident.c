@@ -78,7 +78,8 @@ void incident_take_container(struct agent *a, struct incident *inc, const struct
 	at->owner = incident_owner_of(a, info->ref.id, pod_uid, at->owner_buf, sizeof(at->owner_buf), inc);
 }
 
-void incident_fill_reason(struct incident *inc, const struct policy_decision *d)
+/* reason: what the operator wrote for the rule (verbatim); detail: what policy found. */
+static void incident_fill_reason(struct incident *inc, const struct policy_decision *d)
 {
 	const char *audit_reason = d->rule && d->rule->audit_reason && *d->rule->audit_reason
 					   ? d->rule->audit_reason
@@ -86,6 +87,28 @@ void incident_fill_reason(struct incident *inc, const struct policy_decision *d)
 
 	audit_copy_utf8(inc->audit_reason, sizeof(inc->audit_reason), audit_reason);
 	copy_str(inc->detail, sizeof(inc->detail), d->reason);
+}
+
+void incident_decide(struct agent *a, struct incident *inc, const struct attribution *at, bool is_agent,
+		     bool is_host_init, struct policy_decision *d)
+{
+	struct policy_subject s = {
+		.rule = inc->rule,
+		.is_container = inc->is_container,
+		.is_agent = is_agent,
+		.is_host_init = is_host_init,
+		.namespace_ = or_null(inc->namespace_),
+		.pod = or_null(inc->pod),
+		.owner_kind = at->owner,
+		.image = or_null(inc->image),
+		.exe_path = or_null(inc->exe_path),
+	};
+
+	policy_decide(a->config, &s, d);
+	inc->verdict = d->verdict;
+	inc->action = action_name(d->action);
+	inc->dry_run = d->verdict == POLICY_DRY_RUN;
+	incident_fill_reason(inc, d);
 }
 
 void incident_append_detail(struct incident *inc, const char *fmt, ...)

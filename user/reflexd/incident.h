@@ -107,8 +107,14 @@ void incident_take_container(struct agent *a, struct incident *inc, const struct
  */
 const char *incident_owner_of(struct agent *a, const char *container_id, const char *pod_uid, char *buf,
 			      size_t size, struct incident *inc);
-/* reason: what the operator wrote for the rule (verbatim); detail: what policy found. */
-void incident_fill_reason(struct incident *inc, const struct policy_decision *d);
+/*
+ * Policy's verdict on INC (its rule, container, pod, owner, image, exe; IS_AGENT:
+ * reflexd's own process or container) into D, and onto INC: verdict, action,
+ * dry run; reason: what the operator wrote for the rule (verbatim); detail:
+ * what policy found.
+ */
+void incident_decide(struct agent *a, struct incident *inc, const struct attribution *at, bool is_agent,
+		     bool is_host_init, struct policy_decision *d);
 __attribute__((format(printf, 2, 3))) void incident_append_detail(struct incident *inc, const char *fmt, ...);
 /* The plan's outcome, detail and counter onto INC; its kill, if any, is the caller's next step. */
 void incident_apply_plan(struct agent *a, struct incident *inc, const struct decide_plan *p);

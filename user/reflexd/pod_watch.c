@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -26,6 +25,7 @@
 #include "kubeapi.h"
 #include "token.h"
 #include "log.h"
+#include "util.h"
 
 #define KUBE_LINE_MAX (4u << 20)  /* one watch event */
 #define KUBE_LIST_MAX (64u << 20) /* one node's PodList */
@@ -129,7 +129,7 @@ static int spec_image(json_t *spec, const char *name, const char **ret)
 	*ret = NULL;
 	if (!spec)
 		return 0;
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		json_t *arr, *c;
 		size_t i;
 
@@ -156,7 +156,7 @@ static int parse_containers(json_t *spec, json_t *status, struct kube_pod *p)
 
 	if (!status)
 		return 0;
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		json_t *arr, *cs;
 		size_t i;
 
@@ -308,10 +308,10 @@ static int watch_event_from_object(json_t *root, struct kube_watch_event *ret)
 
 	if (!json_is_object(root) || opt_str(root, "type", &type) < 0 || !type)
 		return -EINVAL;
-	for (t = 0; t < sizeof(names) / sizeof(names[0]); t++)
+	for (t = 0; t < ARRAY_SIZE(names); t++)
 		if (strcmp(type, names[t]) == 0)
 			break;
-	if (t == sizeof(names) / sizeof(names[0]))
+	if (t == ARRAY_SIZE(names))
 		return -EINVAL;
 	ret->type = (enum kube_watch_type)t;
 	if (opt_member(root, "object", JSON_OBJECT, &obj) < 0 || !obj || opt_member(obj, "metadata", JSON_OBJECT, &meta) < 0 ||
@@ -971,7 +971,7 @@ enum watch_end { WATCH_ENDED, WATCH_QUICK, WATCH_GONE };
 static int do_watch(struct kube_pods *k, struct xfer *x)
 {
 	char *url = NULL, *rv_esc;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 	int r;
 
 	rv_esc = curl_easy_escape(k->easy, k->rv, 0);
@@ -985,15 +985,15 @@ static int do_watch(struct kube_pods *k, struct xfer *x)
 	if (r < 0)
 		return -ENOMEM;
 	x->watch = true;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = util_monotonic_ns();
 	r = request(k, "watch", url, x);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = util_monotonic_ns();
 	free(url);
 	if (r < 0)
 		return r;
 	if (x->abort == XFER_GONE)
 		return WATCH_GONE;
-	if (x->events == 0 && (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000)
+	if (x->events == 0 && t1 - t0 < 1000 * 1000000ULL)
 		return WATCH_QUICK;
 	log_info("kube: watch ended after %llu events, watching again from resourceVersion %s",
 		 (unsigned long long)x->events, k->rv);
@@ -1004,15 +1004,13 @@ static int do_watch(struct kube_pods *k, struct xfer *x)
 static bool backoff_wait(struct kube_pods *k, unsigned int ms)
 {
 	struct pollfd pfd = { .fd = k->wake_fd, .events = POLLIN };
-	struct timespec start, now;
+	uint64_t start = util_monotonic_ns();
 	long left = ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!atomic_load(&k->stopping) && left > 0) {
 		if (poll(&pfd, 1, (int)left) > 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long)ms - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+		left = (long)ms - (long)((util_monotonic_ns() - start) / 1000000);
 	}
 	return atomic_load(&k->stopping);
 }

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #define REFLEX_VERSION "0.1.0"
 #define DEFAULT_CONFIG "/etc/reflex/config.yaml"
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 			o.cgroup_root = optarg;
 			break;
 		case OPT_CONTAINERD_ROOT:
-			if (o.n_containerd_roots == sizeof(o.containerd_roots) / sizeof(o.containerd_roots[0])) {
+			if (o.n_containerd_roots == ARRAY_SIZE(o.containerd_roots)) {
 				fprintf(stderr, "reflexd: at most 8 --containerd-root\n");
 				return 2;
 			}
