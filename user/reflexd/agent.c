@@ -116,6 +116,7 @@ static void kube_start(struct agent *a)
 		.ca_file = *ac->kubernetes_ca_file ? ac->kubernetes_ca_file : NULL,
 	};
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+	int err;
 
 	if (!*ac->kubernetes_api || (!strcmp(ac->kubernetes_api, "auto") && !(host && *host))) {
 		log_warn("kubernetes: no API (%s): pod owners are unknown, agent.unknown_owner=%s decides",
@@ -132,10 +133,10 @@ static void kube_start(struct agent *a)
 		kc.token_file = NULL;
 	if (kc.ca_file && access(kc.ca_file, R_OK))
 		kc.ca_file = NULL;
-	a->kube = kube_pods_start(&kc);
-	if (!a->kube) {
-		log_errno(LOG_LEVEL_ERROR, -errno, "kubernetes: pod watch not started; owners are unknown");
-		metrics_set_hook(a->metrics, "kubernetes pod watch", false, strerror(errno));
+	err = kube_pods_start(&kc, &a->kube);
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "kubernetes: pod watch not started; owners are unknown");
+		metrics_set_hook(a->metrics, "kubernetes pod watch", false, strerror(-err));
 		return;
 	}
 	if (agent_epoll_add(a, kube_pods_event_fd(a->kube), &a->tag.kube))

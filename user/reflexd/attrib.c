@@ -201,7 +201,7 @@ static void **map_values(const struct u64map *m, size_t *ret_n)
 
 /* ---- construction --------------------------------------------------------- */
 
-struct attrib *attrib_new(const struct attrib_config *cfg)
+int attrib_new(const struct attrib_config *cfg, struct attrib **ret)
 {
 	struct attrib *a;
 	struct statfs sfs;
@@ -209,19 +209,14 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	int err;
 
 	if (!cfg || !cfg->cgroup_root || !cfg->cgroup_root[0] ||
-	    (cfg->n_containerd_roots && !cfg->containerd_roots)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	for (size_t i = 0; i < cfg->n_containerd_roots; i++) {
-		if (!cfg->containerd_roots[i]) {
-			errno = EINVAL;
-			return NULL;
-		}
-	}
+	    (cfg->n_containerd_roots && !cfg->containerd_roots))
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_containerd_roots; i++)
+		if (!cfg->containerd_roots[i])
+			return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return NULL;
+		return -ENOMEM;
 	a->root_fd = -1;
 	a->inotify_fd = -1;
 
@@ -230,7 +225,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	if (!canon)
 		goto fail_errno;
 	if (strlen(canon) >= sizeof(a->root)) {
-		err = ENAMETOOLONG;
+		err = -ENAMETOOLONG;
 		goto fail;
 	}
 	strcpy(a->root, canon);
@@ -240,7 +235,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 		goto fail_errno;
 	/* Any other filesystem's inode numbers are not cgroup ids. */
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
-		err = EINVAL;
+		err = -EINVAL;
 		goto fail;
 	}
 	a->containerd_roots = calloc(cfg->n_containerd_roots + 1, sizeof(char *));
@@ -263,14 +258,14 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	/* Without inotify the caller rescans periodically: not an error. */
 	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	free(canon);
-	return a;
+	*ret = a;
+	return 0;
 fail_errno:
-	err = errno ? errno : ENOMEM;
+	err = errno ? -errno : -ENOMEM;
 fail:
 	free(canon);
 	attrib_free(a);
-	errno = err;
-	return NULL;
+	return err;
 }
 
 struct attrib *attrib_free(struct attrib *a)

@@ -259,10 +259,10 @@ int falco_handler_start(struct agent *a)
 	}
 	if (*ac->falco_http_token_file && (err = read_token(ac->falco_http_token_file, token, sizeof(token))))
 		return log_errno(LOG_LEVEL_ERROR, err, "falco: token file %s", ac->falco_http_token_file);
-	a->feed = falco_feed_start(&fc);
+	err = falco_feed_start(&fc, &a->feed);
 	explicit_bzero(token, sizeof(token));
-	if (!a->feed)
-		return -errno;
+	if (err)
+		return err;
 	err = agent_epoll_add(a, falco_feed_fd(a->feed), &a->tag.feed);
 	if (err)
 		return log_errno(LOG_LEVEL_ERROR, err, "epoll add falco feed");

@@ -784,34 +784,25 @@ static void kube_free(struct kube_pods *k)
 	curl_global_cleanup();
 }
 
-struct kube_pods *kube_pods_start(const struct kube_config *cfg)
+int kube_pods_start(const struct kube_config *cfg, struct kube_pods **ret)
 {
 	struct kube_pods *k;
 	sigset_t all, old;
 	size_t len;
-	int err = ENOMEM;
+	int err = -ENOMEM;
 
-	if (!cfg || !cfg->node_name || !*cfg->node_name) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (cfg->api_url && strncmp(cfg->api_url, "https://", 8) != 0 && strncmp(cfg->api_url, "http://", 7) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!cfg->api_url && !getenv("KUBERNETES_SERVICE_HOST")) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!cfg || !cfg->node_name || !*cfg->node_name)
+		return -EINVAL;
+	if (cfg->api_url && strncmp(cfg->api_url, "https://", 8) != 0 && strncmp(cfg->api_url, "http://", 7) != 0)
+		return -EINVAL;
+	if (!cfg->api_url && !getenv("KUBERNETES_SERVICE_HOST"))
+		return -EINVAL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -ENOMEM;
 	k = calloc(1, sizeof(*k));
 	if (!k) {
 		curl_global_cleanup();
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	k->event_fd = -1;
 	k->wake_fd = -1;
@@ -837,21 +828,21 @@ struct kube_pods *kube_pods_start(const struct kube_config *cfg)
 	k->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	k->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (k->event_fd < 0 || k->wake_fd < 0) {
-		err = errno;
+		err = -errno;
 		goto fail;
 	}
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&k->thread, NULL, kube_thread, k);
+	err = -pthread_create(&k->thread, NULL, kube_thread, k);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto fail;
-	return k;
+	*ret = k;
+	return 0;
 fail:
 	kube_free(k);
-	errno = err;
-	return NULL;
+	return err;
 }
 
 struct kube_pods *kube_pods_stop(struct kube_pods *k)

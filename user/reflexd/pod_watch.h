@@ -38,9 +38,9 @@ struct kube_pods;
  * Copies CFG and starts the thread (list, then watch with
  * allowWatchBookmarks=true from the list's resourceVersion; on 410 or a
  * broken stream list again; on errors back off 1 s doubling to 30 s).
- * NULL and errno set on failure (EINVAL: no node name or no API URL).
+ * 0 and *ret, or a negative errno (-EINVAL: no node name or no API URL).
  */
-struct kube_pods *kube_pods_start(const struct kube_config *cfg);
+int kube_pods_start(const struct kube_config *cfg, struct kube_pods **ret);
 
 /*
  * Readable (eventfd) after the set of pods or their owners changed; the

@@ -137,9 +137,9 @@ int verdicts_rebuild(struct agent *a)
 	 * The new table first: when it cannot be had, the old one keeps
 	 * attributing for user space, and the kernel keeps no verdict.
 	 */
-	fresh = attrib_new(&ac);
-	if (!fresh) {
-		err = log_errno(LOG_LEVEL_ERROR, -errno, "attribution (cgroup root %s)", a->cgroup_root);
+	err = attrib_new(&ac, &fresh);
+	if (err) {
+		log_errno(LOG_LEVEL_ERROR, err, "attribution (cgroup root %s)", a->cgroup_root);
 		verdicts_fail_safe(a, "attribution rebuild failed", true);
 		return err;
 	}

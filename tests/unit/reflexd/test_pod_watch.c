@@ -619,25 +619,17 @@ static void test_start_errors(void **state)
 	struct kube_config empty_node = { .api_url = "http://127.0.0.1:1", .node_name = "" };
 	struct kube_config bad_url = { .api_url = "ftp://x", .node_name = NODE };
 	struct kube_config env = { .node_name = NODE };
+	struct kube_pods *k = NULL;
 
 	(void)state;
-	errno = 0;
-	assert_null(kube_pods_start(NULL));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&no_node));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&empty_node));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&bad_url));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kube_pods_start(NULL, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&no_node, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&empty_node, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&bad_url, &k), -EINVAL);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
-	errno = 0;
-	assert_null(kube_pods_start(&env));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kube_pods_start(&env, &k), -EINVAL);
+	assert_null(k); /* never set on failure */
 	assert_null(kube_pods_stop(NULL));
 }
 
@@ -674,7 +666,7 @@ static void test_env_url_and_backoff_stop(void **state)
 	(void)state;
 	setenv("KUBERNETES_SERVICE_HOST", "::1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "1", 1);
-	k = kube_pods_start(&cfg);
+	assert_int_equal(kube_pods_start(&cfg, &k), 0);
 	assert_non_null(k);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
@@ -972,7 +964,7 @@ static void test_live_list_and_lookup(void **state)
 	(void)state;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", live.port); /* trailing slash dropped */
 	cfg.api_url = url;
-	live.k = kube_pods_start(&cfg);
+	assert_int_equal(kube_pods_start(&cfg, &live.k), 0);
 	assert_non_null(live.k);
 	assert_true(readable(kube_pods_event_fd(live.k), 10000));
 	kube_pods_ack(live.k);
