@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "attrib.h"
+#include "container_meta.h"
 #include "log.h"
 #include "util.h"
 
-#define META_MAX_BYTES (1 << 20)
 /* inotify watches and cached entries are bounded; past that, periodic scans. */
 #define MAX_WATCHES 65536
 #define MAX_ENTRIES 16384
@@ -201,7 +201,7 @@ static void **map_values(const struct u64map *m, size_t *ret_n)
 
 /* ---- construction --------------------------------------------------------- */
 
-struct attrib *attrib_new(const struct attrib_config *cfg)
+int attrib_new(const struct attrib_config *cfg, struct attrib **ret)
 {
 	struct attrib *a;
 	struct statfs sfs;
@@ -209,19 +209,14 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	int err;
 
 	if (!cfg || !cfg->cgroup_root || !cfg->cgroup_root[0] ||
-	    (cfg->n_containerd_roots && !cfg->containerd_roots)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	for (size_t i = 0; i < cfg->n_containerd_roots; i++) {
-		if (!cfg->containerd_roots[i]) {
-			errno = EINVAL;
-			return NULL;
-		}
-	}
+	    (cfg->n_containerd_roots && !cfg->containerd_roots))
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_containerd_roots; i++)
+		if (!cfg->containerd_roots[i])
+			return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return NULL;
+		return -ENOMEM;
 	a->root_fd = -1;
 	a->inotify_fd = -1;
 
@@ -230,7 +225,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	if (!canon)
 		goto fail_errno;
 	if (strlen(canon) >= sizeof(a->root)) {
-		err = ENAMETOOLONG;
+		err = -ENAMETOOLONG;
 		goto fail;
 	}
 	strcpy(a->root, canon);
@@ -240,7 +235,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 		goto fail_errno;
 	/* Any other filesystem's inode numbers are not cgroup ids. */
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
-		err = EINVAL;
+		err = -EINVAL;
 		goto fail;
 	}
 	a->containerd_roots = calloc(cfg->n_containerd_roots + 1, sizeof(char *));
@@ -263,14 +258,14 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	/* Without inotify the caller rescans periodically: not an error. */
 	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	free(canon);
-	return a;
+	*ret = a;
+	return 0;
 fail_errno:
-	err = errno ? errno : ENOMEM;
+	err = errno ? -errno : -ENOMEM;
 fail:
 	free(canon);
 	attrib_free(a);
-	errno = err;
-	return NULL;
+	return err;
 }
 
 struct attrib *attrib_free(struct attrib *a)
@@ -300,84 +295,10 @@ struct attrib *attrib_free(struct attrib *a)
 
 /* ---- runtime metadata ----------------------------------------------------- */
 
-/* Reads a regular file of at most META_MAX_BYTES. */
-enum meta_outcome { META_FOUND, META_ABSENT, META_FINAL, META_RETRY };
-
-/* RUNTIME: whose state directory PATH is in; only that runtime's keys are read. */
-static enum meta_outcome meta_from_file(const char *path, enum container_runtime runtime, struct pod_meta *ret)
-{
-	size_t len = 0;
-	char *text = NULL;
-	int err;
-
-	err = util_read_regular_file(path, META_MAX_BYTES, &text, &len);
-	if (err == -ENOENT || err == -ENOTDIR)
-		return META_ABSENT;
-	/* Symlink (O_NOFOLLOW), not a regular file, too big: it will not get better. */
-	if (err == -ELOOP || err == -EINVAL || err == -EFBIG)
-		return META_FINAL;
-	if (err)
-		return META_RETRY;
-	err = pod_meta_from_runtime_config(text, len, runtime, ret);
-	free(text);
-	if (!err)
-		return META_FOUND;
-	/* No Kubernetes annotations in a complete file: not a pod's container. */
-	if (err == -ENODATA)
-		return META_FINAL;
-	return META_RETRY; /* malformed may mean half written */
-}
-
-/*
- * Looks the container up in its runtime's state. 0 with *ret filled,
- * -ENODATA when it will never be found, -EAGAIN when it may be later.
- */
+/* container_meta_read with this table's runtime roots. */
 static int read_meta(const struct attrib *a, const struct container_ref *ref, struct pod_meta *ret)
 {
-	bool try_containerd = ref->runtime == RUNTIME_CONTAINERD || ref->runtime == RUNTIME_UNKNOWN;
-	bool try_crio = ref->runtime == RUNTIME_CRIO || ref->runtime == RUNTIME_UNKNOWN;
-	bool any_final = false, any_retry = false, any_candidate = false;
-	char path[PATH_MAX];
-
-	/* The id is the only part of the path that comes from outside: it must be 64 hex. */
-	if (!container_id_valid(ref->id))
-		return -ENODATA;
-	/*
-	 * cri-dockerd's labels live in docker's config.v2.json: not read. Said
-	 * once per container (metadata is final after this): its pod stays
-	 * unknown, and policy treats it so.
-	 */
-	if (ref->runtime == RUNTIME_DOCKER) {
-		log_warn("attribution: docker container %.12s: pod metadata of docker (cri-dockerd) containers is not "
-			 "read; namespace and pod unknown",
-			 ref->id);
-		return -ENODATA;
-	}
-	for (size_t i = 0; i <= a->n_containerd_roots; i++) {
-		bool crio = i == a->n_containerd_roots;
-		enum meta_outcome o;
-		int n;
-
-		if (crio ? !try_crio || !a->crio_root : !try_containerd)
-			continue;
-		if (crio)
-			n = snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json", a->crio_root,
-				     ref->id);
-		else
-			n = snprintf(path, sizeof(path), "%s/io.containerd.runtime.v2.task/k8s.io/%s/config.json",
-				     a->containerd_roots[i], ref->id);
-		if (n < 0 || (size_t)n >= sizeof(path))
-			continue;
-		any_candidate = true;
-		o = meta_from_file(path, crio ? RUNTIME_CRIO : RUNTIME_CONTAINERD, ret);
-		if (o == META_FOUND)
-			return 0;
-		any_final |= o == META_FINAL;
-		any_retry |= o == META_RETRY;
-	}
-	if (!any_candidate || (any_final && !any_retry))
-		return -ENODATA;
-	return -EAGAIN;
+	return container_meta_read(ref, a->containerd_roots, a->n_containerd_roots, a->crio_root, ret);
 }
 
 static void mark_dirty(struct attrib *a, struct entry *e)

@@ -31,8 +31,11 @@ struct container_info {
 
 struct attrib;
 
-/* NULL and errno set on failure. Copies what it needs from cfg. */
-struct attrib *attrib_new(const struct attrib_config *cfg);
+/*
+ * Copies what it needs from CFG. 0 and *ret, or a negative errno: -EINVAL
+ * (a bad CFG, or CGROUP_ROOT not a cgroup2 mount), -ENOENT, -ENOMEM, ...
+ */
+int attrib_new(const struct attrib_config *cfg, struct attrib **ret);
 /* Accepts NULL; returns NULL. */
 struct attrib *attrib_free(struct attrib *a);
 

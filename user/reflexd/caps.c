@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "util.h"
 
 const struct caps_kept caps_agent_keeps[] = {
 	{ CAP_KILL, "cap_kill", "pidfd_send_signal to container processes of any uid" },
@@ -14,7 +15,7 @@ const struct caps_kept caps_agent_keeps[] = {
 	/* Before 6.4 (and with unprivileged_bpf_disabled) every bpf() command needs it, map updates included. */
 	{ CAP_BPF, "cap_bpf", "verdict and pool map updates on kernels that check it for every bpf() command" },
 };
-const size_t caps_agent_keeps_len = sizeof(caps_agent_keeps) / sizeof(caps_agent_keeps[0]);
+const size_t caps_agent_keeps_len = ARRAY_SIZE(caps_agent_keeps);
 
 uint64_t caps_agent_mask(void)
 {

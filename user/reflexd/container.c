@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "container.h"
+#include "util.h"
 
 const char *container_runtime_name(enum container_runtime runtime)
 {
@@ -223,7 +224,7 @@ static bool kubepods_slice_prefix(const char *s, size_t len)
 {
 	static const char *const tails[] = { "kubepods-", "kubepods-besteffort-", "kubepods-burstable-" };
 
-	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(tails); i++) {
 		size_t n = strlen(tails[i]);
 
 		/* kind and custom --cgroup-root put e.g. "kubelet-" in front. */
@@ -295,7 +296,7 @@ static bool container_comp(struct comp c, enum pod_kind parent_pod,
 		{ "", "", RUNTIME_UNKNOWN, POD_CGROUPFS },   /* containerd/docker cgroupfs: the bare id */
 	};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (names[i].under != POD_NONE && names[i].under != parent_pod)
 			continue;
 		if (!id_between(c, names[i].prefix, names[i].suffix, ret->id))

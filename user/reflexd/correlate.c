@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <string.h>
-#include <time.h>
 
 #include "correlate.h"
 #include "falco_alert.h"
+#include "util.h"
 
 bool correlate_match(const struct corr_event *falco, const struct corr_event *kernel, uint64_t window_ns)
 {
@@ -22,12 +22,7 @@ bool correlate_match(const struct corr_event *falco, const struct corr_event *ke
 
 uint64_t correlate_realtime_of_monotonic(uint64_t monotonic_ns)
 {
-	struct timespec mono, real;
-	uint64_t mono_now, real_now;
+	uint64_t mono_now = util_monotonic_ns(), real_now = (uint64_t)util_realtime_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	mono_now = (uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec;
-	real_now = (uint64_t)real.tv_sec * 1000000000ULL + (uint64_t)real.tv_nsec;
 	return real_now - (mono_now > monotonic_ns ? mono_now - monotonic_ns : 0);
 }

@@ -3,7 +3,7 @@
  * What reflexd does about one detection, and what the kernel may do on its
  * own: pure functions of policy's verdict and the facts the caller found
  * (attribution, the kernel's own act, the rate limit's answer). No I/O, no
- * globals; agent.c carries the plan out.
+ * globals; detection.c and falco_handler.c carry the plan out.
  */
 #ifndef REFLEX_DECIDE_H
 #define REFLEX_DECIDE_H

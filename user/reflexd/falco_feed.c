@@ -543,19 +543,17 @@ static int http_start(struct falco_feed *f)
 
 /* ---- public ---- */
 
-struct falco_feed *falco_feed_start(const struct falco_feed_config *cfg)
+int falco_feed_start(const struct falco_feed_config *cfg, struct falco_feed **ret)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct falco_feed *f;
 	int err = -EINVAL;
 
-	if (!cfg || !cfg->queue_size || !cfg->max_alert_bytes) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!cfg || !cfg->queue_size || !cfg->max_alert_bytes)
+		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		return NULL;
+		return -ENOMEM;
 	f->cfg = *cfg;
 	f->event_fd = f->stop_fd = f->listen_fd = f->epoll_fd = -1;
 	for (size_t i = 0; i < FEED_MAX_CONNECTIONS; i++)
@@ -605,11 +603,11 @@ struct falco_feed *falco_feed_start(const struct falco_feed_config *cfg)
 	}
 	if (f->cfg.http_address && *f->cfg.http_address && (err = http_start(f)))
 		goto fail;
-	return f;
+	*ret = f;
+	return 0;
 fail:
 	falco_feed_stop(f);
-	errno = -err;
-	return NULL;
+	return err;
 }
 
 int falco_feed_fd(const struct falco_feed *f)

@@ -45,8 +45,8 @@ struct falco_feed_stats {
 
 struct falco_feed;
 
-/* Binds what CFG names and starts the threads. NULL and errno set on failure (logged). */
-struct falco_feed *falco_feed_start(const struct falco_feed_config *cfg);
+/* Binds what CFG names and starts the threads. 0 and *ret, or a negative errno (logged). */
+int falco_feed_start(const struct falco_feed_config *cfg, struct falco_feed **ret);
 
 /* eventfd, readable while alerts are queued. */
 int falco_feed_fd(const struct falco_feed *f);

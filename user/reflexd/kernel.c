@@ -16,6 +16,7 @@
 #include "lsm.skel.h"
 #include "kernel.h"
 #include "log.h"
+#include "util.h"
 
 struct kernel {
 	struct exec_bpf *skel;
@@ -382,7 +383,7 @@ int kernel_open(const struct kernel_opts *opts, kernel_event_fn fn, void *ctx, s
 		goto fail;
 	}
 
-	for (size_t i = 0; i < sizeof(exec_variants) / sizeof(exec_variants[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(exec_variants); i++) {
 		const struct exec_variant *v = &exec_variants[i];
 		struct bpf_program *prog;
 

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -26,6 +25,7 @@
 #include "kubeapi.h"
 #include "token.h"
 #include "log.h"
+#include "util.h"
 
 #define KUBE_LINE_MAX (4u << 20)  /* one watch event */
 #define KUBE_LIST_MAX (64u << 20) /* one node's PodList */
@@ -33,335 +33,6 @@
 #define KUBE_WATCH_TIMEOUT_S 300
 #define KUBE_BACKOFF_MIN_MS 1000u
 #define KUBE_BACKOFF_MAX_MS 30000u
-
-/* ---------------------------------------------------------------- parsing */
-
-static int copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		return -EINVAL;
-	memcpy(dst, src, n + 1);
-	return 0;
-}
-
-/* Absent or null: *ret NULL and 0; present with another type: -EINVAL. */
-static int opt_member(json_t *obj, const char *key, json_type type, json_t **ret)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*ret = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_typeof(v) != type)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-/* Absent, null or false: false; true: true; anything else: -EINVAL. */
-static int opt_bool(json_t *obj, const char *key, bool *ret)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*ret = json_is_true(v);
-	return !v || json_is_boolean(v) || json_is_null(v) ? 0 : -EINVAL;
-}
-
-static int opt_str(json_t *obj, const char *key, const char **ret)
-{
-	json_t *v;
-	int r = opt_member(obj, key, JSON_STRING, &v);
-
-	*ret = v ? json_string_value(v) : NULL;
-	return r;
-}
-
-/* Present, a non-empty string that fits SIZE with its NUL. */
-static int req_str(json_t *obj, const char *key, char *dst, size_t size)
-{
-	const char *s;
-
-	if (opt_str(obj, key, &s) < 0 || !s || !*s)
-		return -EINVAL;
-	return copy_str(dst, size, s);
-}
-
-static bool is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-/*
- * "<runtime>://<64 lowercase hex>" (containerd, cri-o, docker and whatever
- * else speaks CRI with the same shape); NULL or "" is a container not
- * started yet.
- */
-static int parse_container_id(const char *s, char out[65])
-{
-	const char *sep;
-
-	out[0] = '\0';
-	if (!s || !*s)
-		return 0;
-	sep = strstr(s, "://");
-	if (!sep || sep == s)
-		return -EINVAL;
-	for (const char *p = s; p < sep; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-			return -EINVAL;
-	sep += 3;
-	if (strlen(sep) != 64 || !is_lower_hex(sep, 64))
-		return -EINVAL;
-	memcpy(out, sep, 65);
-	return 0;
-}
-
-/* The image the spec gives container NAME, searched in every spec list. */
-static int spec_image(json_t *spec, const char *name, const char **ret)
-{
-	static const char *const lists[] = { "containers", "initContainers", "ephemeralContainers" };
-
-	*ret = NULL;
-	if (!spec)
-		return 0;
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-		json_t *arr, *c;
-		size_t i;
-
-		if (opt_member(spec, lists[l], JSON_ARRAY, &arr) < 0)
-			return -EINVAL;
-		json_array_foreach(arr, i, c) {
-			const char *cname, *image;
-
-			if (!json_is_object(c) || opt_str(c, "name", &cname) < 0 || opt_str(c, "image", &image) < 0)
-				return -EINVAL;
-			if (cname && strcmp(cname, name) == 0) {
-				*ret = image;
-				return 0;
-			}
-		}
-	}
-	return 0;
-}
-
-static int parse_containers(json_t *spec, json_t *status, struct kube_pod *p)
-{
-	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
-					     "ephemeralContainerStatuses" };
-
-	if (!status)
-		return 0;
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-		json_t *arr, *cs;
-		size_t i;
-
-		if (opt_member(status, lists[l], JSON_ARRAY, &arr) < 0)
-			return -EINVAL;
-		json_array_foreach(arr, i, cs) {
-			const char *id, *image, *simage;
-
-			if (!json_is_object(cs) || p->n_containers >= KUBE_MAX_CONTAINERS)
-				return -EINVAL;
-			if (req_str(cs, "name", p->containers[p->n_containers].name,
-				    sizeof(p->containers[0].name)) < 0 ||
-			    opt_str(cs, "containerID", &id) < 0 || opt_str(cs, "image", &image) < 0 ||
-			    parse_container_id(id, p->containers[p->n_containers].id) < 0 ||
-			    spec_image(spec, p->containers[p->n_containers].name, &simage) < 0)
-				return -EINVAL;
-			/* The status has what the runtime resolved; the spec what was asked. */
-			if (!image || !*image)
-				image = simage ? simage : "";
-			if (copy_str(p->containers[p->n_containers].image, sizeof(p->containers[0].image), image) < 0)
-				return -EINVAL;
-			p->n_containers++;
-		}
-	}
-	return 0;
-}
-
-static int parse_owner(json_t *meta, json_t *spec, struct kube_pod *p)
-{
-	json_t *labels, *annotations, *refs, *ref, *controller = NULL, *node_ref = NULL;
-	const char *hash = NULL, *kind, *name;
-	bool mirror = false;
-	size_t i;
-
-	if (opt_member(meta, "labels", JSON_OBJECT, &labels) < 0 ||
-	    opt_member(meta, "annotations", JSON_OBJECT, &annotations) < 0 ||
-	    opt_member(meta, "ownerReferences", JSON_ARRAY, &refs) < 0)
-		return -EINVAL;
-	if (labels && opt_str(labels, "pod-template-hash", &hash) < 0)
-		return -EINVAL;
-	if (annotations) {
-		const char *m;
-
-		if (opt_str(annotations, "kubernetes.io/config.mirror", &m) < 0)
-			return -EINVAL;
-		mirror = m != NULL;
-	}
-	json_array_foreach(refs, i, ref) {
-		bool ctl;
-
-		if (!json_is_object(ref) || opt_str(ref, "kind", &kind) < 0 || !kind || !*kind ||
-		    opt_str(ref, "name", &name) < 0 || !name || opt_bool(ref, "controller", &ctl) < 0)
-			return -EINVAL;
-		if (ctl) {
-			if (controller) /* the API server allows one controller */
-				return -EINVAL;
-			controller = ref;
-		}
-		if (strcmp(kind, "Node") == 0 && !node_ref)
-			node_ref = ref;
-	}
-
-	if (mirror || node_ref) {
-		/* A static pod: only the kubelet stops it, not an API delete. */
-		if (node_ref)
-			name = json_string_value(json_object_get(node_ref, "name"));
-		else if (!spec || opt_str(spec, "nodeName", &name) < 0 || !name)
-			name = "";
-		if (copy_str(p->owner_kind, sizeof(p->owner_kind), "Node") < 0 ||
-		    copy_str(p->owner_name, sizeof(p->owner_name), name) < 0)
-			return -EINVAL;
-		return 0;
-	}
-	if (!controller) {
-		/* A bare pod is its own owner. */
-		if (copy_str(p->owner_kind, sizeof(p->owner_kind), "Pod") < 0 ||
-		    copy_str(p->owner_name, sizeof(p->owner_name), p->name) < 0)
-			return -EINVAL;
-		return 0;
-	}
-
-	kind = json_string_value(json_object_get(controller, "kind"));
-	name = json_string_value(json_object_get(controller, "name"));
-	if (strcmp(kind, "ReplicaSet") == 0 && hash && *hash) {
-		/* The Deployment controller names its ReplicaSets <deployment>-<hash>. */
-		size_t nl = strlen(name), hl = strlen(hash);
-
-		if (copy_str(p->owner_kind, sizeof(p->owner_kind), "Deployment") < 0 ||
-		    copy_str(p->owner_name, sizeof(p->owner_name), name) < 0)
-			return -EINVAL;
-		if (nl > hl + 1 && name[nl - hl - 1] == '-' && strcmp(name + nl - hl, hash) == 0)
-			p->owner_name[nl - hl - 1] = '\0';
-		return 0;
-	}
-	if (copy_str(p->owner_kind, sizeof(p->owner_kind), kind) < 0 ||
-	    copy_str(p->owner_name, sizeof(p->owner_name), name) < 0)
-		return -EINVAL;
-	return 0;
-}
-
-static int pod_from_object(json_t *obj, struct kube_pod *ret)
-{
-	struct kube_pod p;
-	json_t *meta, *spec, *status;
-	const char *kind;
-
-	memset(&p, 0, sizeof(p));
-	if (!json_is_object(obj) || opt_str(obj, "kind", &kind) < 0 || (kind && strcmp(kind, "Pod") != 0))
-		return -EINVAL;
-	if (opt_member(obj, "metadata", JSON_OBJECT, &meta) < 0 || !meta ||
-	    opt_member(obj, "spec", JSON_OBJECT, &spec) < 0 || opt_member(obj, "status", JSON_OBJECT, &status) < 0)
-		return -EINVAL;
-	if (req_str(meta, "name", p.name, sizeof(p.name)) < 0 ||
-	    req_str(meta, "namespace", p.namespace_, sizeof(p.namespace_)) < 0 ||
-	    req_str(meta, "uid", p.uid, sizeof(p.uid)) < 0)
-		return -EINVAL;
-	if (parse_owner(meta, spec, &p) < 0 || parse_containers(spec, status, &p) < 0)
-		return -EINVAL;
-	*ret = p;
-	return 0;
-}
-
-int kube_pod_from_json(const char *json, size_t len, struct kube_pod *ret)
-{
-	json_t *root;
-	int r;
-
-	if (!json || !ret)
-		return -EINVAL;
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!root)
-		return -EINVAL;
-	r = pod_from_object(root, ret);
-	json_decref(root);
-	return r;
-}
-
-static int watch_event_from_object(json_t *root, struct kube_watch_event *ret)
-{
-	static const char *const names[] = {
-		[KUBE_WATCH_ADDED] = "ADDED",	    [KUBE_WATCH_MODIFIED] = "MODIFIED", [KUBE_WATCH_DELETED] = "DELETED",
-		[KUBE_WATCH_BOOKMARK] = "BOOKMARK", [KUBE_WATCH_ERROR] = "ERROR",
-	};
-	json_t *obj, *meta, *code;
-	const char *type, *rv = NULL;
-	struct kube_watch_event *ev;
-	size_t t;
-	int r = -EINVAL;
-
-	if (!json_is_object(root) || opt_str(root, "type", &type) < 0 || !type)
-		return -EINVAL;
-	for (t = 0; t < sizeof(names) / sizeof(names[0]); t++)
-		if (strcmp(type, names[t]) == 0)
-			break;
-	if (t == sizeof(names) / sizeof(names[0]))
-		return -EINVAL;
-	ret->type = (enum kube_watch_type)t;
-	if (opt_member(root, "object", JSON_OBJECT, &obj) < 0 || !obj || opt_member(obj, "metadata", JSON_OBJECT, &meta) < 0 ||
-	    (meta && opt_str(meta, "resourceVersion", &rv) < 0))
-		return -EINVAL;
-
-	/* Built aside: on failure the caller's event keeps everything but type. */
-	ev = calloc(1, sizeof(*ev));
-	if (!ev)
-		return -ENOMEM;
-	ev->type = ret->type;
-	if (rv && copy_str(ev->resource_version, sizeof(ev->resource_version), rv) < 0)
-		goto out;
-	switch (ev->type) {
-	case KUBE_WATCH_ERROR:
-		if (opt_member(obj, "code", JSON_INTEGER, &code) < 0 || !code || json_integer_value(code) < 0 ||
-		    json_integer_value(code) > 999)
-			goto out;
-		ev->error_code = (int)json_integer_value(code);
-		break;
-	case KUBE_WATCH_BOOKMARK:
-		if (!ev->resource_version[0])
-			goto out;
-		break;
-	default:
-		if (pod_from_object(obj, &ev->pod) < 0)
-			goto out;
-		break;
-	}
-	*ret = *ev;
-	r = 0;
-out:
-	free(ev);
-	return r;
-}
-
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ret)
-{
-	json_t *root;
-	int r;
-
-	if (!line || !ret)
-		return -EINVAL;
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!root)
-		return -EINVAL;
-	r = watch_event_from_object(root, ret);
-	json_decref(root);
-	return r < 0 ? -EINVAL : 0;
-}
 
 /* ------------------------------------------------------------------ table */
 
@@ -463,7 +134,7 @@ int kube_pods_lookup_container(struct kube_pods *k, const char *container_id, st
 	if (!container_id)
 		return -ENOENT;
 	len = strlen(container_id);
-	if (len < 12 || len > 64 || !is_lower_hex(container_id, len))
+	if (len < 12 || len > 64 || !kube_is_lower_hex(container_id, len))
 		return -ENOENT;
 	pthread_mutex_lock(&k->lock);
 	for (size_t i = 0; i < k->n_pods; i++) {
@@ -901,14 +572,29 @@ static int request(struct kube_pods *k, const char *what, const char *url, struc
 	return -EPROTO;
 }
 
+/* The table a list builds, in place of the watch's once the list is complete. */
+struct list_table {
+	struct kube_pods *k;
+	struct kube_pod *pods;
+	size_t n, cap;
+};
+
+static int list_add(void *ctx, const struct kube_pod *pod)
+{
+	struct list_table *t = ctx;
+	bool changed;
+	int r = table_upsert(&t->pods, &t->n, &t->cap, pod, &changed);
+
+	if (r < 0)
+		record_error(t->k, "list: out of memory");
+	return r;
+}
+
 static int do_list(struct kube_pods *k, struct xfer *x)
 {
-	struct kube_pod *pods = NULL, *pod = NULL;
-	size_t n = 0, cap = 0, skipped = 0, i;
-	json_t *root = NULL, *items, *item, *meta;
-	const char *rv = NULL, *kind;
-	char *url = NULL;
-	bool changed;
+	struct list_table t = { .k = k };
+	char *url = NULL, rv[sizeof(k->rv)];
+	size_t skipped;
 	int r;
 
 	if (asprintf(&url, "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->api_url, k->node_esc) < 0)
@@ -919,50 +605,29 @@ static int do_list(struct kube_pods *k, struct xfer *x)
 	if (r < 0)
 		return r;
 
-	root = json_loadb(x->buf ? x->buf : "", x->len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(root) || opt_str(root, "kind", &kind) < 0 || (kind && strcmp(kind, "PodList") != 0) ||
-	    opt_member(root, "metadata", JSON_OBJECT, &meta) < 0 || !meta || opt_str(meta, "resourceVersion", &rv) < 0 ||
-	    !rv || !*rv || strlen(rv) >= sizeof(k->rv) || opt_member(root, "items", JSON_ARRAY, &items) < 0) {
+	r = kube_pod_list_parse(x->buf ? x->buf : "", x->len, rv, sizeof(rv), list_add, &t, &skipped);
+	if (r == -EPROTO)
 		record_error(k, "list: answer is not a PodList with a resourceVersion");
-		r = -EPROTO;
+	if (r < 0)
 		goto out;
-	}
-	pod = malloc(sizeof(*pod));
-	if (!pod) {
-		r = -ENOMEM;
-		goto out;
-	}
-	json_array_foreach(items, i, item) {
-		if (pod_from_object(item, pod) < 0) {
-			skipped++;
-			continue;
-		}
-		r = table_upsert(&pods, &n, &cap, pod, &changed);
-		if (r < 0) {
-			record_error(k, "list: out of memory");
-			goto out;
-		}
-	}
 	memcpy(k->rv, rv, strlen(rv) + 1);
 
 	pthread_mutex_lock(&k->lock);
 	free(k->pods);
-	k->pods = pods;
-	k->n_pods = n;
-	k->cap_pods = cap;
+	k->pods = t.pods;
+	k->n_pods = t.n;
+	k->cap_pods = t.cap;
 	k->st.lists++;
 	k->st.synced = true;
 	pthread_mutex_unlock(&k->lock);
-	pods = NULL;
+	t.pods = NULL;
 	notify(k);
-	log_info("kube: list of pods on node %s done: %zu pods, resourceVersion %s", k->node_name, n, k->rv);
+	log_info("kube: list of pods on node %s done: %zu pods, resourceVersion %s", k->node_name, t.n, k->rv);
 	if (skipped)
 		log_warn("kube: list: %zu pods not understood, ignored", skipped);
 	r = 0;
 out:
-	free(pod);
-	free(pods);
-	json_decref(root);
+	free(t.pods);
 	return r;
 }
 
@@ -971,7 +636,7 @@ enum watch_end { WATCH_ENDED, WATCH_QUICK, WATCH_GONE };
 static int do_watch(struct kube_pods *k, struct xfer *x)
 {
 	char *url = NULL, *rv_esc;
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 	int r;
 
 	rv_esc = curl_easy_escape(k->easy, k->rv, 0);
@@ -985,15 +650,15 @@ static int do_watch(struct kube_pods *k, struct xfer *x)
 	if (r < 0)
 		return -ENOMEM;
 	x->watch = true;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = util_monotonic_ns();
 	r = request(k, "watch", url, x);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = util_monotonic_ns();
 	free(url);
 	if (r < 0)
 		return r;
 	if (x->abort == XFER_GONE)
 		return WATCH_GONE;
-	if (x->events == 0 && (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000)
+	if (x->events == 0 && t1 - t0 < 1000 * 1000000ULL)
 		return WATCH_QUICK;
 	log_info("kube: watch ended after %llu events, watching again from resourceVersion %s",
 		 (unsigned long long)x->events, k->rv);
@@ -1004,15 +669,13 @@ static int do_watch(struct kube_pods *k, struct xfer *x)
 static bool backoff_wait(struct kube_pods *k, unsigned int ms)
 {
 	struct pollfd pfd = { .fd = k->wake_fd, .events = POLLIN };
-	struct timespec start, now;
+	uint64_t start = util_monotonic_ns();
 	long left = ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!atomic_load(&k->stopping) && left > 0) {
 		if (poll(&pfd, 1, (int)left) > 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long)ms - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+		left = (long)ms - (long)((util_monotonic_ns() - start) / 1000000);
 	}
 	return atomic_load(&k->stopping);
 }
@@ -1121,34 +784,25 @@ static void kube_free(struct kube_pods *k)
 	curl_global_cleanup();
 }
 
-struct kube_pods *kube_pods_start(const struct kube_config *cfg)
+int kube_pods_start(const struct kube_config *cfg, struct kube_pods **ret)
 {
 	struct kube_pods *k;
 	sigset_t all, old;
 	size_t len;
-	int err = ENOMEM;
+	int err = -ENOMEM;
 
-	if (!cfg || !cfg->node_name || !*cfg->node_name) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (cfg->api_url && strncmp(cfg->api_url, "https://", 8) != 0 && strncmp(cfg->api_url, "http://", 7) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!cfg->api_url && !getenv("KUBERNETES_SERVICE_HOST")) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!cfg || !cfg->node_name || !*cfg->node_name)
+		return -EINVAL;
+	if (cfg->api_url && strncmp(cfg->api_url, "https://", 8) != 0 && strncmp(cfg->api_url, "http://", 7) != 0)
+		return -EINVAL;
+	if (!cfg->api_url && !getenv("KUBERNETES_SERVICE_HOST"))
+		return -EINVAL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -ENOMEM;
 	k = calloc(1, sizeof(*k));
 	if (!k) {
 		curl_global_cleanup();
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	k->event_fd = -1;
 	k->wake_fd = -1;
@@ -1174,21 +828,21 @@ struct kube_pods *kube_pods_start(const struct kube_config *cfg)
 	k->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	k->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (k->event_fd < 0 || k->wake_fd < 0) {
-		err = errno;
+		err = -errno;
 		goto fail;
 	}
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&k->thread, NULL, kube_thread, k);
+	err = -pthread_create(&k->thread, NULL, kube_thread, k);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto fail;
-	return k;
+	*ret = k;
+	return 0;
 fail:
 	kube_free(k);
-	errno = err;
-	return NULL;
+	return err;
 }
 
 struct kube_pods *kube_pods_stop(struct kube_pods *k)

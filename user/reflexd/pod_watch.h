@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pod_json.h"
+
 struct kube_config {
 	const char *api_url;    /* "https://host:port"; NULL: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT */
 	const char *token_file; /* re-read before every request and after a 401; NULL: no Authorization */
@@ -19,55 +21,6 @@ struct kube_config {
 	const char *node_name;  /* fieldSelector=spec.nodeName=<node_name>; required */
 	unsigned int timeout_s; /* connect/list timeout; the watch itself uses timeoutSeconds; 0: 10 */
 };
-
-#define KUBE_MAX_CONTAINERS 16
-
-struct kube_pod {
-	char namespace_[64];
-	char name[254];
-	char uid[37];
-	/*
-	 * Top-level owner kind as far as the pod tells: the kind of the
-	 * ownerReference with controller: true, except a ReplicaSet whose pod
-	 * has the pod-template-hash label is reported as "Deployment"; "Node"
-	 * for a static/mirror pod (owner kind Node or the
-	 * kubernetes.io/config.mirror annotation); "Pod" for a bare pod with no
-	 * controller. Never empty once the pod is known.
-	 */
-	char owner_kind[64];
-	char owner_name[254];
-	size_t n_containers;
-	struct {
-		char id[65];        /* 64 hex, runtime prefix ("containerd://") stripped; "" until started */
-		char name[64];
-		char image[512];
-	} containers[KUBE_MAX_CONTAINERS]; /* spec containers, initContainers and ephemeralContainers with a status */
-};
-
-/*
- * Pure parser for one Pod object (JSON text, LEN bytes). 0 and *ret, -EINVAL
- * for malformed JSON, a missing metadata.name/namespace/uid, wrong types or
- * values that do not fit. Used by the watch and by tests and fuzzers.
- */
-int kube_pod_from_json(const char *json, size_t len, struct kube_pod *ret);
-
-enum kube_watch_type {
-	KUBE_WATCH_ADDED,
-	KUBE_WATCH_MODIFIED,
-	KUBE_WATCH_DELETED,
-	KUBE_WATCH_BOOKMARK,
-	KUBE_WATCH_ERROR,
-};
-
-struct kube_watch_event {
-	enum kube_watch_type type;
-	char resource_version[64]; /* object.metadata.resourceVersion ("" if absent) */
-	int error_code;            /* ERROR: Status.code (410 = relist) */
-	struct kube_pod pod;       /* ADDED/MODIFIED/DELETED */
-};
-
-/* Pure parser for one watch line. 0, or -EINVAL with nothing set beyond type. */
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ret);
 
 struct kube_status {
 	bool synced;          /* a list has completed and the watch is running */
@@ -85,9 +38,9 @@ struct kube_pods;
  * Copies CFG and starts the thread (list, then watch with
  * allowWatchBookmarks=true from the list's resourceVersion; on 410 or a
  * broken stream list again; on errors back off 1 s doubling to 30 s).
- * NULL and errno set on failure (EINVAL: no node name or no API URL).
+ * 0 and *ret, or a negative errno (-EINVAL: no node name or no API URL).
  */
-struct kube_pods *kube_pods_start(const struct kube_config *cfg);
+int kube_pods_start(const struct kube_config *cfg, struct kube_pods **ret);
 
 /*
  * Readable (eventfd) after the set of pods or their owners changed; the

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 #define REFLEX_VERSION "0.1.0"
 #define DEFAULT_CONFIG "/etc/reflex/config.yaml"
@@ -117,60 +118,58 @@ static int level_from_name(const char *name, enum log_level *ret)
 	return -EINVAL;
 }
 
-int main(int argc, char **argv)
+/*
+ * The command line into AOPTS, O and *VERBOSE. -1: go on; else the exit
+ * status (--help, --version, or a bad option, said on stderr).
+ */
+static int parse_options(int argc, char **argv, struct agent_opts *aopts, struct config_overrides *o,
+			 bool *verbose)
 {
-	struct agent_opts aopts = { .config_path = DEFAULT_CONFIG };
-	struct config_overrides o = { 0 };
-	bool verbose = false;
-	char words[512];
-	struct reflex_config *config = NULL;
-	struct agent *agent = NULL;
 	enum log_level level;
-	char err_msg[512];
-	int opt, err;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:n:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			aopts.config_path = optarg;
+			aopts->config_path = optarg;
 			break;
 		case 'n':
-			o.node = optarg;
+			o->node = optarg;
 			break;
 		case OPT_DRY_RUN:
-			o.dry_run = true;
+			o->dry_run = true;
 			break;
 		case OPT_NO_KERNEL_ENFORCE:
-			o.no_kernel_enforce = true;
+			o->no_kernel_enforce = true;
 			break;
 		case OPT_NO_EXEC_DENY:
-			o.no_exec_deny = true;
+			o->no_exec_deny = true;
 			break;
 		case OPT_METRICS_ADDRESS:
-			o.metrics_address = optarg;
+			o->metrics_address = optarg;
 			break;
 		case OPT_AUDIT_LOG:
-			o.audit_log = optarg;
+			o->audit_log = optarg;
 			break;
 		case OPT_CGROUP_ROOT:
-			o.cgroup_root = optarg;
+			o->cgroup_root = optarg;
 			break;
 		case OPT_CONTAINERD_ROOT:
-			if (o.n_containerd_roots == sizeof(o.containerd_roots) / sizeof(o.containerd_roots[0])) {
+			if (o->n_containerd_roots == ARRAY_SIZE(o->containerd_roots)) {
 				fprintf(stderr, "reflexd: at most 8 --containerd-root\n");
 				return 2;
 			}
-			o.containerd_roots[o.n_containerd_roots++] = optarg;
+			o->containerd_roots[o->n_containerd_roots++] = optarg;
 			break;
 		case OPT_CRIO_ROOT:
-			o.crio_root = optarg;
+			o->crio_root = optarg;
 			break;
 		case OPT_UNKNOWN_OWNER:
 			if (strcmp(optarg, "allow") && strcmp(optarg, "refuse")) {
 				fprintf(stderr, "reflexd: --unknown-owner takes allow or refuse, not '%s'\n", optarg);
 				return 2;
 			}
-			o.unknown_owner = optarg;
+			o->unknown_owner = optarg;
 			break;
 		case OPT_LOG_LEVEL:
 			if (level_from_name(optarg, &level)) {
@@ -178,16 +177,16 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
-			o.log_level = optarg;
+			o->log_level = optarg;
 			break;
 		case OPT_FORCE_RAW_TP:
-			aopts.force_raw_tp = true;
+			aopts->force_raw_tp = true;
 			break;
 		case OPT_FORCE_CGROUP_V1_KILL:
-			aopts.force_cgroup_v1_kill = true;
+			aopts->force_cgroup_v1_kill = true;
 			break;
 		case 'v':
-			verbose = true;
+			*verbose = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -204,18 +203,35 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reflexd: unexpected argument '%s'; try 'reflexd --help'\n", argv[optind]);
 		return 2;
 	}
+	return -1;
+}
 
-	err = config_load(aopts.config_path, &config, err_msg, sizeof(err_msg));
+/* The config file with the command line's overrides; NULL when it cannot be had (said on stderr). */
+static struct reflex_config *load_config(const char *path, const struct config_overrides *o)
+{
+	struct reflex_config *config = NULL;
+	char err_msg[512];
+	int err;
+
+	err = config_load(path, &config, err_msg, sizeof(err_msg));
 	if (err) {
 		fprintf(stderr, "reflexd: %s\n", err_msg);
-		return 1;
+		return NULL;
 	}
-	err = config_apply_overrides(config, &o);
+	err = config_apply_overrides(config, o);
 	if (err) {
 		fprintf(stderr, "reflexd: %s\n", strerror(-err));
 		config_free(config);
-		return 1;
+		return NULL;
 	}
+	return config;
+}
+
+/* The log level from the config (-v: debug, with libbpf's own output). */
+static void set_logging(const struct reflex_config *config, bool verbose)
+{
+	enum log_level level;
+
 	if (level_from_name(config->agent.log_level, &level))
 		level = LOG_LEVEL_INFO;
 	if (verbose)
@@ -223,6 +239,25 @@ int main(int argc, char **argv)
 	log_set_level(level);
 	verbose_libbpf = verbose;
 	libbpf_set_print(libbpf_print);
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_opts aopts = { .config_path = DEFAULT_CONFIG };
+	struct config_overrides o = { 0 };
+	struct reflex_config *config;
+	struct agent *agent = NULL;
+	bool verbose = false;
+	char words[512];
+	int err;
+
+	err = parse_options(argc, argv, &aopts, &o, &verbose);
+	if (err >= 0)
+		return err;
+	config = load_config(aopts.config_path, &o);
+	if (!config)
+		return 1;
+	set_logging(config, verbose);
 
 	/* Audit lines go to stdout; line-buffer it so a pipe sees each at once. */
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -12,6 +12,7 @@
 #include "token.h"
 #include "log.h"
 #include "reporter.h"
+#include "util.h"
 
 struct reporter {
 	char *url;
@@ -84,7 +85,7 @@ static void format_output(const struct audit_record *r, const char *when, const 
 	/* A long exe path or rule is cut at a character boundary, never inside one. */
 	audit_copy_utf8(out, size, line ? line : "");
 	free(line);
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++)
 		free(c[i]);
 }
 

@@ -96,30 +96,46 @@ int respond_pidfd_cgroup_id(int pidfd, uint64_t *ret_id)
 	return 0;
 }
 
-int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
+int respond_proc_cgroup_path(pid_t pid, char *ret, size_t size)
 {
-	char path[64], buf[4096], full[PATH_MAX];
-	struct stat st;
+	char path[64], buf[4096];
 	char *line, *save = NULL;
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/cgroup");
 	n = util_read_small_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : n;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
-		if (strstr(line + 3, "/.."))
-			return -EINVAL;
-		if ((size_t)snprintf(full, sizeof(full), "%s%s", cgroup_root, line + 3) >= sizeof(full))
+		if ((size_t)snprintf(ret, size, "%s", line + 3) >= size)
 			return -ENAMETOOLONG;
-		if (stat(full, &st))
-			return -errno;
-		*ret_id = (uint64_t)st.st_ino;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id)
+{
+	char rel[PATH_MAX], full[PATH_MAX];
+	struct stat st;
+	int err;
+
+	err = respond_proc_cgroup_path(pid, rel, sizeof(rel));
+	if (err)
+		return err;
+	if (strstr(rel, "/.."))
+		return -EINVAL;
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", cgroup_root, rel) >= sizeof(full))
+		return -ENAMETOOLONG;
+	if (stat(full, &st))
+		return -errno;
+	*ret_id = (uint64_t)st.st_ino;
+	return 0;
 }
 
 int respond_check_identity(const char *cgroup_root, int pidfd, const struct process_identity *id)
@@ -158,16 +174,15 @@ int respond_check_identity(const char *cgroup_root, int pidfd, const struct proc
 	return pidfd_send_signal(pidfd, 0);
 }
 
-int respond_kill_process(const char *cgroup_root, const struct process_identity *id, int *ret_pidfd)
+/*
+ * CHECKED: what the caller's checks of PIDFD's process said. 0: SIGKILL
+ * through the pidfd, which goes to *RET_PIDFD; else (or if the signal
+ * fails) it is closed and the error returned.
+ */
+static int sigkill_if_checked(int pidfd, int checked, int *ret_pidfd)
 {
-	int pidfd, err;
+	int err = checked;
 
-	if (id->pid <= 1)
-		return -EPERM;
-	pidfd = respond_pidfd_open(id->pid);
-	if (pidfd < 0)
-		return pidfd;
-	err = respond_check_identity(cgroup_root, pidfd, id);
 	if (!err)
 		err = pidfd_send_signal(pidfd, SIGKILL);
 	if (err) {
@@ -176,6 +191,18 @@ int respond_kill_process(const char *cgroup_root, const struct process_identity 
 	}
 	*ret_pidfd = pidfd;
 	return 0;
+}
+
+int respond_kill_process(const char *cgroup_root, const struct process_identity *id, int *ret_pidfd)
+{
+	int pidfd;
+
+	if (id->pid <= 1)
+		return -EPERM;
+	pidfd = respond_pidfd_open(id->pid);
+	if (pidfd < 0)
+		return pidfd;
+	return sigkill_if_checked(pidfd, respond_check_identity(cgroup_root, pidfd, id), ret_pidfd);
 }
 
 static int write_file(const char *path, const char *text)
@@ -301,41 +328,32 @@ thaw:
 	return signalled;
 }
 
-/* "0::" path of /proc/<pid>/cgroup into ret (relative to the cgroup root). */
-static int proc_cgroup_path(pid_t pid, char *ret, size_t size)
+int respond_proc_exe(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[4096];
-	char *line, *save = NULL;
-	int n;
+	char link[64];
+	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	n = util_read_small_file(path, buf, sizeof(buf));
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, buf, size - 1);
 	if (n < 0)
-		return n == -ENOENT ? -ESRCH : n;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		if ((size_t)snprintf(ret, size, "%s", line + 3) >= size)
-			return -ENAMETOOLONG;
-		return 0;
+		return -errno;
+	buf[n] = '\0';
+	/* An unlinked binary reads "PATH (deleted)": still the same executable. */
+	if (n > 10 && !strcmp(buf + n - 10, " (deleted)")) {
+		n -= 10;
+		buf[n] = '\0';
 	}
-	return -ENOENT;
+	return (int)n;
 }
 
 /* /proc/<pid>/exe is T's executable (" (deleted)" ignored): -ESRCH gone, -ESTALE another. */
 static int exe_check(const struct respond_target *t, pid_t pid)
 {
-	char link[64], exe[PATH_MAX + 16];
-	ssize_t n;
+	char exe[PATH_MAX + 16];
+	int n = respond_proc_exe(pid, exe, sizeof(exe));
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n < 0)
-		return errno == ENOENT ? -ESRCH : -ESTALE; /* kernel threads have no exe */
-	exe[n] = '\0';
-	/* An unlinked binary reads "PATH (deleted)": still the same executable. */
-	if ((size_t)n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-		exe[n - 10] = '\0';
+		return n == -ENOENT ? -ESRCH : -ESTALE; /* kernel threads have no exe */
 	return strcmp(exe, t->exe_path) ? -ESTALE : 0;
 }
 
@@ -349,7 +367,7 @@ int respond_check_target(const struct respond_target *t, pid_t pid)
 
 	if (pid <= 1 || hz <= 0)
 		return -EPERM;
-	err = proc_cgroup_path(pid, cg, sizeof(cg));
+	err = respond_proc_cgroup_path(pid, cg, sizeof(cg));
 	if (err)
 		return err;
 	/* In the container's cgroup or below it, never beside it (".../abc" vs ".../abcd"). */
@@ -381,14 +399,7 @@ static int kill_checked(const struct respond_target *t, pid_t pid, int *ret_pidf
 	/* Still alive after the reads: they were about the process the pidfd pins. */
 	if (!err)
 		err = pidfd_send_signal(pidfd, 0);
-	if (!err)
-		err = pidfd_send_signal(pidfd, SIGKILL);
-	if (err) {
-		close(pidfd);
-		return err;
-	}
-	*ret_pidfd = pidfd;
-	return 0;
+	return sigkill_if_checked(pidfd, err, ret_pidfd);
 }
 
 /* Pids of DIR/cgroup.procs and of every cgroup below (bounded depth), appended to pids. */

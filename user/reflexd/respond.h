@@ -7,6 +7,7 @@
 #ifndef REFLEX_RESPOND_H
 #define REFLEX_RESPOND_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -90,8 +91,19 @@ pid_t respond_pidfd_pid(int pidfd);
 /* cgroup v2 id of a pidfd's process (PIDFD_GET_INFO): -EOPNOTSUPP before Linux 6.13. */
 int respond_pidfd_cgroup_id(int pidfd, uint64_t *ret_id);
 
-/* cgroup v2 id of /proc/<pid>: stat of its "0::" path under CGROUP_ROOT. */
+/*
+ * The cgroup v2 path of /proc/<pid> (its "0::" line), relative to the cgroup
+ * root, into RET; PID 0: this process. 0, -ESRCH (gone), -ENOENT (no v2
+ * line), -ENAMETOOLONG, or another negative errno.
+ */
+int respond_proc_cgroup_path(pid_t pid, char *ret, size_t size);
+/* cgroup v2 id of /proc/<pid> (PID 0: this process): stat of its "0::" path under CGROUP_ROOT. */
 int respond_proc_cgroup_id(const char *cgroup_root, pid_t pid, uint64_t *ret_id);
+/*
+ * /proc/<pid>/exe into BUF, " (deleted)" dropped (an unlinked binary is
+ * still the one that ran). Its length, or a negative errno (-ENOENT: gone).
+ */
+int respond_proc_exe(pid_t pid, char *buf, size_t size);
 
 /* pidfd_open(2): fd or negative errno. */
 int respond_pidfd_open(pid_t pid);

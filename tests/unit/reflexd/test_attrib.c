@@ -270,10 +270,11 @@ static struct attrib *new_attrib(void)
 		.n_containerd_roots = 2,
 		.crio_root = crio,
 	};
-	struct attrib *a = attrib_new(&cfg);
+	struct attrib *a = NULL;
+	int err = attrib_new(&cfg, &a);
 
-	if (!a)
-		fail_msg("attrib_new(%s): %s", base, strerror(errno));
+	if (err)
+		fail_msg("attrib_new(%s): %s", base, strerror(-err));
 	return a;
 }
 
@@ -871,29 +872,23 @@ static void test_bad_arguments(void **state)
 	const char *null_roots[] = { NULL };
 	struct attrib_config cfg = { .cgroup_root = NULL };
 	const struct container_info *ci;
+	struct attrib *none = NULL;
 
-	errno = 0;
-	assert_null(attrib_new(NULL));
-	assert_int_equal(errno, EINVAL);
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(attrib_new(NULL, &none), -EINVAL);
+	assert_int_equal(attrib_new(&cfg, &none), -EINVAL);
 	cfg.cgroup_root = "";
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(attrib_new(&cfg, &none), -EINVAL);
 	cfg.cgroup_root = "/nonexistent/cgroup2";
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, ENOENT);
+	assert_int_equal(attrib_new(&cfg, &none), -ENOENT);
 	/* Inode numbers of another filesystem are not cgroup ids. */
 	cfg.cgroup_root = "/tmp";
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(attrib_new(&cfg, &none), -EINVAL);
 	cfg.cgroup_root = root;
 	cfg.n_containerd_roots = 1;
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(attrib_new(&cfg, &none), -EINVAL);
 	cfg.containerd_roots = null_roots;
-	assert_null(attrib_new(&cfg));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(attrib_new(&cfg, &none), -EINVAL);
+	assert_null(none); /* never set on failure */
 	/*
 	 * No runtime roots at all is fine: no metadata, still containers.
 	 * The mount reached through a symlink (and a trailing '/') is made
@@ -909,7 +904,7 @@ static void test_bad_arguments(void **state)
 		pathf(link_slash, "%s/", link);
 		assert_int_equal(symlink(base, link), 0);
 		cfg.cgroup_root = link_slash;
-		a = attrib_new(&cfg);
+		assert_int_equal(attrib_new(&cfg, &a), 0);
 		assert_non_null(a);
 		assert_int_equal(unlink(link), 0);
 		make_id(id, 20);

@@ -67,7 +67,7 @@ static struct falco_feed *start(struct fixture *fx, size_t queue, size_t max_byt
 		.queue_size = queue,
 	};
 
-	fx->feed = falco_feed_start(&cfg);
+	assert_int_equal(falco_feed_start(&cfg, &fx->feed), 0);
 	assert_non_null(fx->feed);
 	return fx->feed;
 }
@@ -282,7 +282,7 @@ static void test_stale_socket_replaced_other_file_kept(void **state)
 	FILE *file;
 
 	/* A socket left by a killed agent (bound, never unlinked) is replaced. */
-	f = falco_feed_start(&cfg);
+	assert_int_equal(falco_feed_start(&cfg, &f), 0);
 	assert_non_null(f);
 	falco_feed_stop(f);
 	{
@@ -293,15 +293,16 @@ static void test_stale_socket_replaced_other_file_kept(void **state)
 		assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 		close(fd);
 	}
-	f = falco_feed_start(&cfg);
+	assert_int_equal(falco_feed_start(&cfg, &f), 0);
 	assert_non_null(f);
 	falco_feed_stop(f);
 	/* A regular file at the path is not ours: refuse. */
 	file = fopen(fx->sock, "w");
 	assert_non_null(file);
 	fclose(file);
-	assert_null(falco_feed_start(&cfg));
-	assert_int_equal(errno, EEXIST);
+	f = NULL;
+	assert_int_equal(falco_feed_start(&cfg, &f), -EEXIST);
+	assert_null(f);
 }
 
 static size_t sink(char *p, size_t size, size_t n, void *ctx)

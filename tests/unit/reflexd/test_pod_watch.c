@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * pod_watch.c: the pure Pod and watch-event parsers on the recorded fixtures, every
+ * pod_json.c and pod_watch.c: the pure Pod, PodList and watch-event parsers on the recorded fixtures, every
  * owner rule and hostile input; then the live list+watch client against
  * tests/integration/kube_api.py (a fake API server speaking the real wire
  * format): lookups, add/modify/delete while the watch is open, bookmarks,
@@ -549,31 +549,87 @@ static void test_watch_events(void **state)
 	free(sentinel);
 }
 
+static int count_pod(void *ctx, const struct kube_pod *pod)
+{
+	size_t *n = ctx;
+
+	assert_string_equal(pod->name, "payments-api-7d9f4b-xkp2m");
+	(*n)++;
+	return 0;
+}
+
+static int refuse_pod(void *ctx, const struct kube_pod *pod)
+{
+	(void)ctx;
+	(void)pod;
+	return -ENOMEM;
+}
+
+/* Parses ROOT (consumed) as a PodList. */
+static int parse_list(json_t *root, char *rv, size_t rv_size, kube_pod_fn fn, size_t *n, size_t *skipped)
+{
+	char *s = json_dumps(root, JSON_COMPACT);
+	int r;
+
+	assert_non_null(s);
+	r = kube_pod_list_parse(s, strlen(s), rv, rv_size, fn, n, skipped);
+	free(s);
+	json_decref(root);
+	return r;
+}
+
+static json_t *pod_list(const char *kind, const char *rv)
+{
+	json_t *list = json_pack("{s:s,s:{},s:[o,o,{s:s}]}", "kind", kind, "metadata", "items", pod_fixture(),
+				 pod_fixture(), "kind", "Pod");
+
+	assert_non_null(list);
+	if (rv)
+		json_object_set_new(at(list, "metadata"), "resourceVersion", json_string(rv));
+	return list;
+}
+
+static void test_pod_list(void **state)
+{
+	size_t n = 0, skipped = 0;
+	char rv[64] = "";
+
+	(void)state;
+	assert_int_equal(parse_list(pod_list("PodList", "4711"), rv, sizeof(rv), count_pod, &n, &skipped), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(skipped, 1); /* the item with no metadata */
+	assert_string_equal(rv, "4711");
+
+	/* Not a PodList, no resourceVersion, one that does not fit: nothing handed out. */
+	n = 0;
+	rv[0] = '\0';
+	assert_int_equal(parse_list(pod_list("Pod", "4711"), rv, sizeof(rv), count_pod, &n, &skipped), -EPROTO);
+	assert_int_equal(parse_list(pod_list("PodList", NULL), rv, sizeof(rv), count_pod, &n, &skipped), -EPROTO);
+	assert_int_equal(parse_list(pod_list("PodList", "4711"), rv, 4, count_pod, &n, &skipped), -EPROTO);
+	assert_int_equal(kube_pod_list_parse("[", 1, rv, sizeof(rv), count_pod, &n, &skipped), -EPROTO);
+	assert_int_equal(n, 0);
+	/* The callback's error stops the list; the resourceVersion is not taken. */
+	assert_int_equal(parse_list(pod_list("PodList", "4711"), rv, sizeof(rv), refuse_pod, &n, &skipped), -ENOMEM);
+	assert_string_equal(rv, "");
+}
+
 static void test_start_errors(void **state)
 {
 	struct kube_config no_node = { .api_url = "http://127.0.0.1:1" };
 	struct kube_config empty_node = { .api_url = "http://127.0.0.1:1", .node_name = "" };
 	struct kube_config bad_url = { .api_url = "ftp://x", .node_name = NODE };
 	struct kube_config env = { .node_name = NODE };
+	struct kube_pods *k = NULL;
 
 	(void)state;
-	errno = 0;
-	assert_null(kube_pods_start(NULL));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&no_node));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&empty_node));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(kube_pods_start(&bad_url));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kube_pods_start(NULL, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&no_node, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&empty_node, &k), -EINVAL);
+	assert_int_equal(kube_pods_start(&bad_url, &k), -EINVAL);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
-	errno = 0;
-	assert_null(kube_pods_start(&env));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kube_pods_start(&env, &k), -EINVAL);
+	assert_null(k); /* never set on failure */
 	assert_null(kube_pods_stop(NULL));
 }
 
@@ -610,7 +666,7 @@ static void test_env_url_and_backoff_stop(void **state)
 	(void)state;
 	setenv("KUBERNETES_SERVICE_HOST", "::1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "1", 1);
-	k = kube_pods_start(&cfg);
+	assert_int_equal(kube_pods_start(&cfg, &k), 0);
 	assert_non_null(k);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
@@ -908,7 +964,7 @@ static void test_live_list_and_lookup(void **state)
 	(void)state;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", live.port); /* trailing slash dropped */
 	cfg.api_url = url;
-	live.k = kube_pods_start(&cfg);
+	assert_int_equal(kube_pods_start(&cfg, &live.k), 0);
 	assert_non_null(live.k);
 	assert_true(readable(kube_pods_event_fd(live.k), 10000));
 	kube_pods_ack(live.k);
@@ -1146,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_watch_events),
+		cmocka_unit_test(test_pod_list),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_env_url_and_backoff_stop),
 	};
