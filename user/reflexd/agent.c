@@ -255,19 +255,49 @@ int agent_epoll_add(struct agent *a, int fd, void *tag)
 
 /* ---- start, stage by stage */
 
+/*
+ * The audit log, its lines chained per writer (the node): seq and
+ * prev_sha256 resume from the file's last record; without a file, from a
+ * state file beside the report spool.
+ */
+static int start_audit_log(struct agent *a)
+{
+	const struct agent_config *ac = &a->config->agent;
+	char state[4096];
+	struct audit_log_config cfg = {
+		.path = ac->audit_log,
+		.to_stdout = ac->audit_stdout,
+		.writer = ac->node_name && *ac->node_name ? ac->node_name : NULL,
+	};
+	int err;
+
+	if (!cfg.writer)
+		log_warn("audit: agent.node_name is empty: records carry no writer chain (seq, prev_sha256)");
+	if (!ac->audit_log || !*ac->audit_log) {
+		snprintf(state, sizeof(state), "%s.audit-chain", ac->report_spool_dir);
+		cfg.chain_state = state;
+	}
+	err = audit_log_open(&cfg, &a->audit);
+	if (err)
+		return log_errno(LOG_LEVEL_ERROR, err, "audit log %s",
+				 ac->audit_log && *ac->audit_log ? ac->audit_log : "(stdout only)");
+	return 0;
+}
+
 /* Metrics, the rate limit, the audit log and its first "config" record. */
 static int start_records(struct agent *a)
 {
 	const struct reflex_config *config = a->config;
+	int err;
 
 	a->metrics = metrics_new(config->agent.node_name);
 	a->ratelimit = rate_limit_new(config);
 	if (!a->metrics || !a->ratelimit)
 		return -ENOMEM;
 	a->kernel_rl_armed = rate_limit_kernel_armed(a);
-	a->audit = audit_open(config->agent.audit_log, config->agent.audit_stdout);
-	if (!a->audit)
-		return log_errno(LOG_LEVEL_ERROR, -errno, "audit log %s", config->agent.audit_log);
+	err = start_audit_log(a);
+	if (err)
+		return err;
 	reload_record_config(a, "config loaded at start");
 	return 0;
 }

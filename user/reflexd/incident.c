@@ -59,6 +59,11 @@ const char *incident_owner_of(struct agent *a, const char *container_id, const c
 		copy_str(inc->namespace_, sizeof(inc->namespace_), pod.namespace_);
 		copy_str(inc->pod, sizeof(inc->pod), pod.name);
 	}
+	if (inc) {
+		/* The workload in the record: reconciliation says which service was hit. */
+		copy_str(inc->owner_kind, sizeof(inc->owner_kind), pod.owner_kind);
+		copy_str(inc->owner_name, sizeof(inc->owner_name), pod.owner_name);
+	}
 	copy_str(buf, size, pod.owner_kind);
 	return buf;
 }
@@ -200,6 +205,8 @@ static struct audit_record incident_audit_record(const struct agent *a, const st
 		.event_id = inc->event_id,
 		.destination = or_null(inc->destination),
 		.pod_uid = or_null(inc->pod_uid),
+		.owner_kind = or_null(inc->owner_kind),
+		.owner_name = or_null(inc->owner_name),
 	};
 }
 
@@ -222,6 +229,7 @@ void incident_record(struct agent *a, struct incident *inc)
 	if (a->reporter)
 		report(a, &r, inc->event_real_ns);
 	agent_audit(a, &r);
+	metrics_count_action(a->metrics, r.rule, r.action, r.outcome);
 	inc->recorded = true;
 }
 

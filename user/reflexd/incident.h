@@ -49,6 +49,8 @@ struct incident {
 	char namespace_[64];
 	char pod[254];
 	char pod_uid[37];
+	char owner_kind[64];    /* the pod's top-level owner, from the Kubernetes watch; "" unknown */
+	char owner_name[254];
 	char container_id[65];
 	char image[512];
 	char exe_path[REFLEX_PATH_LEN];

@@ -77,12 +77,69 @@ static const char *rule_mode(const struct reflex_config *c, const struct reflex_
 	return action_kills(r->action) ? "live" : "alert-only";
 }
 
+/* OVERRIDES ("--dry-run --unknown-owner refuse") split into one string per option, in place. */
+static size_t split_overrides(char *overrides, const char **ret, size_t max)
+{
+	size_t n = 0;
+	char *p = overrides;
+
+	if (!strcmp(overrides, "none"))
+		return 0;
+	while (p && *p && n < max) {
+		char *next = strstr(p + 1, " --");
+
+		ret[n++] = p;
+		if (next)
+			*next++ = '\0';
+		p = next;
+	}
+	return n;
+}
+
+/*
+ * The SHA-256 of the config file as it is now (just loaded), so a review
+ * can tell two versions apart; "" when it cannot be read.
+ */
+static void config_file_sha256(const char *path, char hex[65])
+{
+	size_t len = 0;
+	char *text = NULL;
+
+	hex[0] = '\0';
+	if (util_read_regular_file(path, 16u << 20, &text, &len) == 0)
+		audit_line_sha256(text, len, hex);
+	free(text);
+}
+
+/* The "config" record's detail: global switches, every rule and its mode, the overrides. */
+static char *config_detail(const struct reflex_config *c, const char *overrides)
+{
+	char *detail = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&detail, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s: dryrun %s, kernel enforcement %s, unknown owners %s; rules:", c->path,
+		c->dryrun ? "true" : "false", c->agent.enforce_in_kernel ? "on" : "off",
+		c->agent.unknown_owner == UNKNOWN_OWNER_ALLOW ? "allow" : "refuse");
+	for (size_t i = 0; i < c->n_rules; i++)
+		fprintf(f, "%s '%s' %s %s", i ? ";" : "", c->rules[i].name, action_name(c->rules[i].action),
+			rule_mode(c, &c->rules[i]));
+	fprintf(f, "; %zu exceptions; command-line overrides: %s", c->n_exceptions, overrides);
+	if (fclose(f)) {
+		free(detail);
+		return NULL;
+	}
+	return detail;
+}
+
 void reload_record_config(struct agent *a, const char *how)
 {
 	const struct reflex_config *c = a->config;
-	char overrides[512], *detail = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&detail, &len);
+	char overrides[512], split[512], sha[65], *detail;
+	struct audit_rule_mode *rules = calloc(c->n_rules ? c->n_rules : 1, sizeof(*rules));
+	const char *override_list[16];
 	struct audit_record r = {
 		.action = "config",
 		.outcome = "loaded",
@@ -96,22 +153,25 @@ void reload_record_config(struct agent *a, const char *how)
 	};
 
 	config_overrides_describe(&a->opts.overrides, overrides, sizeof(overrides));
-	if (f) {
-		fprintf(f, "%s: dryrun %s, kernel enforcement %s, unknown owners %s; rules:", c->path,
-			c->dryrun ? "true" : "false", c->agent.enforce_in_kernel ? "on" : "off",
-			c->agent.unknown_owner == UNKNOWN_OWNER_ALLOW ? "allow" : "refuse");
-		for (size_t i = 0; i < c->n_rules; i++)
-			fprintf(f, "%s '%s' %s %s", i ? ";" : "", c->rules[i].name, action_name(c->rules[i].action),
-				rule_mode(c, &c->rules[i]));
-		fprintf(f, "; %zu exceptions; command-line overrides: %s", c->n_exceptions, overrides);
-		if (fclose(f))
-			detail = (free(detail), NULL);
-	}
+	detail = config_detail(c, overrides);
 	r.detail = detail ? detail : overrides;
+	/* What reconciliation and the dry-run review read: the file's hash, each rule's mode, the overrides. */
+	config_file_sha256(c->path, sha);
+	r.config_sha256 = sha;
+	for (size_t i = 0; rules && i < c->n_rules; i++)
+		rules[i] = (struct audit_rule_mode){ .name = c->rules[i].name,
+						     .action = action_name(c->rules[i].action),
+						     .dry_run = !strcmp(rule_mode(c, &c->rules[i]), "dry-run") };
+	r.rules = rules;
+	r.n_rules = rules ? c->n_rules : 0;
+	memcpy(split, overrides, sizeof(split));
+	r.overrides = override_list;
+	r.n_overrides = split_overrides(split, override_list, sizeof(override_list) / sizeof(override_list[0]));
 	clock_gettime(CLOCK_REALTIME, &r.time);
 	if (audit_write(a->audit, &r) < 0)
 		metrics_inc(a->metrics, METRIC_AUDIT_ERRORS);
 	free(detail);
+	free(rules);
 }
 
 void reload_config(struct agent *a)
