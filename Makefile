@@ -55,7 +55,7 @@ LIB := $(OUTPUT)/libreflex.a
 # libmicrohttpd nor zlib. -pthread and -lm as the library's objects need.
 reflexd_SRCS := $(filter-out user/reflexd/reflexd.c,$(wildcard user/reflexd/*.c))
 controller_SRCS := $(filter-out user/controller/reflex-controller.c,$(wildcard user/controller/*.c))
-reflex_SRCS := $(filter-out user/reflex/reflex.c,$(wildcard user/reflex/*.c))
+reflex_SRCS := $(filter-out user/reflex/reflex.c,$(wildcard user/reflex/*.c user/reflex/triage/*.c))
 reflexd_OBJS := $(call user_objs,$(OUTPUT)/obj,$(reflexd_SRCS))
 controller_OBJS := $(call user_objs,$(OUTPUT)/obj,$(controller_SRCS))
 reflex_OBJS := $(call user_objs,$(OUTPUT)/obj,$(reflex_SRCS))
@@ -252,4 +252,5 @@ demo: all
 clean:
 	$(Q)rm -rf build
 
--include $(wildcard $(OUTPUT)/obj/*/*.d $(OUTPUT)/tests/*.d build/fuzz/obj/*/*.d build/fuzz/*.d)
+-include $(wildcard $(OUTPUT)/obj/*/*.d $(OUTPUT)/obj/*/*/*.d $(OUTPUT)/tests/*.d build/fuzz/obj/*/*.d \
+	build/fuzz/obj/*/*/*.d build/fuzz/*.d)

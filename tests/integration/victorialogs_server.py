@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-"""A VictoriaLogs stand-in for `reflex triage` (user/reflex/triage.c).
+"""A VictoriaLogs stand-in for `reflex triage` (user/reflex/triage/).
 
 Serves GET and POST /select/logsql/query (query= and limit=, URL- or
 form-encoded) from a JSON-lines file of log records the way VictoriaLogs

@@ -257,7 +257,7 @@ int status_print(FILE *out, const char *json_body, char *err, size_t errlen)
 			{ "pool addresses/CIDRs:  ", "pool_addresses" },
 		};
 
-		for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		for (size_t g = 0; g < ARRAY_SIZE(gauges); g++) {
 			fputs(gauges[g].label, out);
 			v = json_object_get(doc, gauges[g].key);
 			if (v)
