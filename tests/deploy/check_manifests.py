@@ -437,9 +437,11 @@ def _():
     expect(not diffs, "; ".join(diffs))
 
 
-@check("deploy/configmap.yaml's miner_pools.txt is rules/miner_pools.txt")
+@check("the ConfigMaps ship no miner_pools.txt: Falco's lists are built into reflexd")
 def _():
-    expect(cm["data"].get("miner_pools.txt") == read(os.path.join(ROOT, "rules", "miner_pools.txt")), "they differ")
+    expect("miner_pools.txt" not in cm["data"], "deploy/configmap.yaml still ships miner_pools.txt")
+    expect(cfg["agent"].get("pool_lists_builtin") is True and not cfg["agent"].get("pool_lists"),
+           "the deploy config should watch the built-in lists and no file")
 
 
 def field_table(name):
@@ -485,7 +487,7 @@ def _():
 def _():
     side_cm = find("ConfigMap", "reflex-config", SIDE["configmap.yaml"])
     side = configmap_config(side_cm)
-    expect(side_cm["data"].get("miner_pools.txt") == cm["data"]["miner_pools.txt"], "miner_pools.txt differs")
+    expect("miner_pools.txt" not in side_cm["data"], "falco-sidecar/configmap.yaml still ships miner_pools.txt")
     diffs = []
     for k in sorted(set(cfg) | set(side)):
         a, b = cfg.get(k), side.get(k)
@@ -665,8 +667,9 @@ def _():
 
 def check_agent_paths(spec, ctr, agent_cfg, configmaps, secrets, socket=True):
     cm_ = file_in_configmap(spec, ctr, config_arg(ctr), configmaps)
-    expect(file_in_configmap(spec, ctr, agent_cfg["pool_lists"], configmaps) is cm_,
-           "pool_lists is not in the config's ConfigMap")
+    if agent_cfg.get("pool_lists"):
+        expect(file_in_configmap(spec, ctr, agent_cfg["pool_lists"], configmaps) is cm_,
+               "pool_lists is not in the config's ConfigMap")
     if agent_cfg.get("controller_url"):
         expect(agent_cfg.get("controller_token_file"), "controller_url without controller_token_file")
         file_in_secret(spec, ctr, agent_cfg["controller_token_file"], secrets)
@@ -849,7 +852,7 @@ def api_calls_of(c_file):
         method, var = m.groups()
         s, e = function_bounds(text, m.start())
         body = text[s:e]
-        templates = re.finditer(r"\bsay\(\s*" + var + r"\s*,\s*sizeof\(\s*" + var + r'\s*\)\s*,\s*"([^"]*)"', body)
+        templates = re.finditer(r"\b(?:say|snprintf)\(\s*" + var + r"\s*,\s*sizeof\(\s*" + var + r'\s*\)\s*,\s*"([^"]*)"', body)
         found = False
         for t in templates:
             calls.add(api_call(method, t.group(1)))

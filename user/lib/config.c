@@ -86,7 +86,8 @@ static const struct agent_field agent_fields[] = {
 	{ "log_level", FIELD_LOG_LEVEL, AG(log_level), 0, 0, 0 },
 	{ "pool_rule", FIELD_STRING, AG(pool_rule), 0, 0, 0 },
 	{ "stratum_rule", FIELD_STRING, AG(stratum_rule), 0, 0, 0 },
-	{ "pool_lists", FIELD_PATH, AG(pool_lists), 0, 0, 0 },
+	{ "pool_lists", FIELD_PATH_OR_OFF, AG(pool_lists), 0, 0, 0 },
+	{ "pool_lists_builtin", FIELD_BOOL, AG(pool_lists_builtin), 0, 0, 0 },
 	{ "pool_cidrs", FIELD_CIDRS, AG(pool_cidrs), AG(n_pool_cidrs), 0, 0 },
 	{ "pool_port_only", FIELD_BOOL, AG(pool_port_only), 0, 0, 0 },
 	{ "pool_exclude_private", FIELD_BOOL, AG(pool_exclude_private), 0, 0, 0 },
@@ -169,7 +170,7 @@ static int apply_defaults(struct reflex_config *c)
 	err = err ?: set_default(&ag->fileless_rule, "Fileless execution via memfd_create");
 	err = err ?: set_default(&ag->pool_rule, "Detect outbound connections to common miner pool ports");
 	err = err ?: set_default(&ag->stratum_rule, "Detect crypto miners using the Stratum protocol");
-	err = err ?: set_default(&ag->pool_lists, "/etc/reflex/miner_pools.txt");
+	err = err ?: set_default(&ag->pool_lists, "");
 	err = err ?: set_default(&ag->log_level, "info");
 	err = err ?: set_default(&ag->falco_socket, "/run/reflex/falco.sock");
 	err = err ?: set_default(&ag->falco_http_address, "");
@@ -386,6 +387,7 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	c->agent.unknown_owner = UNKNOWN_OWNER_REFUSE;
 	c->agent.kill_timeout_ms = 1000;
 	c->agent.pool_exclude_private = true;
+	c->agent.pool_lists_builtin = true;
 	c->agent.pool_resolve_interval_s = 300;
 	c->agent.block_pool_connections = true;
 	c->agent.scan_stratum_argv = true;

@@ -71,7 +71,8 @@ struct agent_config {
 	/* Mining pools (connect hooks). */
 	char *pool_rule;         /* default "Detect outbound connections to common miner pool ports" */
 	char *stratum_rule;      /* default "Detect crypto miners using the Stratum protocol" */
-	char *pool_lists;        /* Falco's lists; default /etc/reflex/miner_pools.txt */
+	char *pool_lists;        /* more lists, added to the built-in ones; default "" (none) */
+	bool pool_lists_builtin; /* Falco's lists compiled into reflexd; default true */
 	char **pool_cidrs;       /* extra pool CIDRs, any miner port; default none */
 	size_t n_pool_cidrs;
 	bool pool_port_only;     /* a miner port to any non-private address matches; default false */

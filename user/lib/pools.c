@@ -209,6 +209,38 @@ int pool_lists_merge(struct pool_lists *into, const struct pool_lists *from)
 	return 0;
 }
 
+int pool_lists_assemble(bool builtin, const char *path, struct pool_lists *ret, char *desc, size_t desclen,
+			char *err, size_t errlen)
+{
+	struct pool_lists all = { 0 }, file = { 0 };
+	int r = 0;
+
+	snprintf(desc, desclen, "none");
+	if (builtin) {
+		r = pool_lists_builtin(&all);
+		if (r) {
+			snprintf(err, errlen, "built-in lists: %s", strerror(-r));
+			return r;
+		}
+		snprintf(desc, desclen, "built-in Falco lists (%zu ports, %zu domains)", all.n_ports, all.n_domains);
+	}
+	if (path && *path) {
+		size_t len = strlen(desc);
+
+		r = pool_lists_load(path, &file, err, errlen);
+		if (!r && (r = pool_lists_merge(&all, &file)))
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		if (!r)
+			snprintf(desc + len, desclen - len, "%s%s (%zu ports, %zu domains)", builtin ? " + " : "", path,
+				 file.n_ports, file.n_domains);
+		else if (!builtin)
+			snprintf(desc, desclen, "none (%s not taken)", path);
+		pool_lists_clear(&file);
+	}
+	*ret = all;
+	return r;
+}
+
 size_t pool_lists_count(const struct pool_lists *lists, uint32_t list)
 {
 	size_t n = 0;

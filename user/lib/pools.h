@@ -42,6 +42,14 @@ void pool_lists_clear(struct pool_lists *lists);
 int pool_lists_builtin(struct pool_lists *ret);
 /* FROM's ports and domains added to INTO (a domain in both keeps both lists' bits). 0 or -errno. */
 int pool_lists_merge(struct pool_lists *into, const struct pool_lists *from);
+/*
+ * What a node watches: the built-in lists when BUILTIN, plus the file PATH
+ * (NULL or "": none) added to them. DESC gets what was taken ("built-in
+ * Falco lists (29 ports, 67 domains) + /etc/x (3 domains)"). 0; or -errno
+ * with ERR saying why the file was not taken, *RET still holding the rest.
+ */
+int pool_lists_assemble(bool builtin, const char *path, struct pool_lists *ret, char *desc, size_t desclen,
+			char *err, size_t errlen);
 /* How many domains of LISTS are on list LIST (enum reflex_pool_list bit). */
 size_t pool_lists_count(const struct pool_lists *lists, uint32_t list);
 

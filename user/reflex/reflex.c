@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "pools.h"
 #include "status_client.h"
 #include "triage.h"
 
@@ -118,6 +119,16 @@ static int cmd_config_check(const char *path)
 	       c->agent.unknown_owner == UNKNOWN_OWNER_ALLOW ? "allowed" : "refused",
 	       c->agent.audit_log && *c->agent.audit_log ? c->agent.audit_log : "(none)",
 	       c->agent.metrics_address && *c->agent.metrics_address ? c->agent.metrics_address : "(off)");
+	{
+		struct pool_lists pools = { 0 };
+		char desc[512], perr[512];
+
+		if (pool_lists_assemble(c->agent.pool_lists_builtin, c->agent.pool_lists, &pools, desc, sizeof(desc),
+					perr, sizeof(perr)))
+			printf("  warning: pool lists: %s (here; the node reads its own copy)\n", perr);
+		printf("  pools: %s; %zu CIDRs from agent.pool_cidrs\n", desc, c->agent.n_pool_cidrs);
+		pool_lists_clear(&pools);
+	}
 	if (!config_find_rule(c, c->agent.exec_rule))
 		printf("  warning: agent.exec_rule '%s' has no entry in rules: kernel detections only alert\n",
 		       c->agent.exec_rule);

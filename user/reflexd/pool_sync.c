@@ -113,16 +113,16 @@ void pool_sync_start(struct agent *a)
 		.exclude_private = ac->pool_exclude_private,
 	};
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &a->tag.resolver };
-	char err[512];
+	char err[512], desc[512];
 	int r;
 
 	if (!kernel_connect_active(a->kernel, KERNEL_CONNECT4) && !kernel_connect_active(a->kernel, KERNEL_CONNECT6))
 		return;
-	r = pool_lists_load(ac->pool_lists, &a->pools, err, sizeof(err));
-	if (r) {
-		log_error("pools: %s; only agent.pool_cidrs are watched", err);
-		memset(&a->pools, 0, sizeof(a->pools));
-	}
+	r = pool_lists_assemble(ac->pool_lists_builtin, ac->pool_lists, &a->pools, desc, sizeof(desc), err,
+				sizeof(err));
+	if (r)
+		log_error("pools: %s; watching %s and agent.pool_cidrs", err, desc);
+	metrics_set_hook(a->metrics, "pool lists", a->pools.n_ports || a->pools.n_domains, desc);
 	if (kernel_set_miner_ports(a->kernel, &a->pools.ports) || kernel_set_connect_config(a->kernel, &cc))
 		log_error("pools: could not program ports or knobs into the kernel");
 	pools_apply(a, NULL, 0);

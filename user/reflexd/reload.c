@@ -195,6 +195,7 @@ void reload_config(struct agent *a)
 		return;
 	}
 	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
+		     a->config->agent.pool_lists_builtin == fresh->agent.pool_lists_builtin &&
 		     a->config->agent.pool_resolve_interval_s == fresh->agent.pool_resolve_interval_s;
 	rl = rate_limit_new(fresh);
 	if (!rl) {

@@ -195,7 +195,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->agent.log_level, "info");
 	assert_string_equal(c->agent.pool_rule, "Detect outbound connections to common miner pool ports");
 	assert_string_equal(c->agent.stratum_rule, "Detect crypto miners using the Stratum protocol");
-	assert_string_equal(c->agent.pool_lists, "/etc/reflex/miner_pools.txt");
+	assert_string_equal(c->agent.pool_lists, "");
+	assert_true(c->agent.pool_lists_builtin);
 	assert_int_equal(c->agent.n_pool_cidrs, 0);
 	assert_false(c->agent.pool_port_only);
 	assert_true(c->agent.pool_exclude_private);
