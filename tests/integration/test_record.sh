@@ -141,6 +141,71 @@ t_ring_buffer_loss_is_recorded() {
 	echo "ring buffer: $killed kills, $lost events lost, each recorded"
 }
 
+# chain_check FILE WRITER: every line of FILE is WRITER's, seq rising by one
+# from 1, prev_sha256 the SHA-256 of the line before; prints the line count.
+chain_check() {
+	python3 - "$1" "$2" <<'PY'
+import hashlib, json, sys
+path, writer = sys.argv[1:3]
+lines = open(path, "rb").read().split(b"\n")
+assert lines[-1] == b"", "the file does not end with a newline"
+prev = None
+for i, raw in enumerate(lines[:-1], 1):
+    r = json.loads(raw)
+    assert r.get("writer") == writer, f"line {i}: writer {r.get('writer')!r}"
+    assert r.get("seq") == i, f"line {i}: seq {r.get('seq')}"
+    want = hashlib.sha256(prev).hexdigest() if prev is not None else None
+    assert r.get("prev_sha256") == want, f"line {i}: prev_sha256 {r.get('prev_sha256')} != {want}"
+    prev = raw
+print(len(lines) - 1)
+PY
+}
+
+# The audit lines of one node form one chain (writer, seq, prev_sha256) that
+# a restart continues, and the config record says what was loaded.
+t_audit_chain_across_restart() {
+	trap teardown EXIT
+	local n1 n2 line
+	rm -f "$RX_TMP/agent/audit.log"
+	rx_agent_config "$RX_TMP/agent.yaml" kill_process
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_ctr_create ch1 shop ch1-pod
+	rx_wait_for rx_agent_tracks ch1 || rx_fail "agent never saw ch1"
+	rx_ctr_drop ch1 "$DROPPER" /tmp/dropped
+	rx_ctr_exec ch1 /tmp/dropped /tmp/m sleep && rx_fail "the dropped binary ran"
+	rx_audit_wait outcome=killed || rx_fail "no kill record"
+	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+	n1=$(chain_check "$RX_TMP/agent/audit.log" it-node) || rx_fail "chain broken before the restart"
+	rx_agent_start "$RX_TMP/agent.yaml"
+	rx_wait_for rx_agent_tracks ch1 || rx_fail "agent never saw ch1 after the restart"
+	rx_ctr_exec ch1 /tmp/dropped /tmp/m sleep && rx_fail "the dropped binary ran after the restart"
+	rx_audit_wait outcome=killed || rx_fail "no kill record after the restart"
+	rx_agent_stop || rx_fail "reflexd did not exit cleanly"
+	n2=$(chain_check "$RX_TMP/agent/audit.log" it-node) || rx_fail "chain broken across the restart"
+	[ "$n2" -gt "$n1" ] || rx_fail "no new lines after the restart ($n1, $n2)"
+	# The file's lines are the stdout lines, byte for byte (what goes on to Graylog is what is hashed).
+	while IFS= read -r line; do
+		grep -qxF -- "$line" "$RX_TMP/agent/audit.log" || rx_fail "a stdout line is not in the file: $line"
+	done < <(grep '^{' "$RX_TMP/agent/stdout")
+	# The config record: the file's hash, every rule and its mode, the overrides.
+	python3 - "$RX_TMP/agent/audit.log" "$RX_TMP/agent.yaml" <<'PY' || rx_fail "config record"
+import hashlib, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+cfg = [r for r in recs if r["action"] == "config"]
+assert len(cfg) == 2, f"{len(cfg)} config records"
+want = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+for r in cfg:
+    assert r["config_sha256"] == want, r["config_sha256"]
+    assert any(x["name"] == "Drop and execute new binary in container" and x["action"] == "kill_process"
+               and x["dry_run"] is False for x in r["rules"]), r["rules"]
+    assert isinstance(r["overrides"], list)
+kills = [r for r in recs if r["outcome"] == "killed"]
+assert kills and all(r["writer"] == "it-node" for r in kills)
+PY
+	echo "chain: $n2 lines over two runs"
+}
+
 rx_test record_at_once_with_the_default_window t_record_at_once_with_the_default_window
 rx_test sigterm_mid_burst_records_every_kernel_kill t_sigterm_mid_burst_records_every_kernel_kill
 rx_test ring_buffer_loss_is_recorded t_ring_buffer_loss_is_recorded
+rx_test audit_chain_across_restart t_audit_chain_across_restart
