@@ -130,6 +130,9 @@ static const struct agent_field controller_fields[] = {
 	{ "audit_spool_dir", FIELD_PATH, CT(audit_spool_dir), 0, 0, 0 },
 	{ "audit_spool_max_bytes", FIELD_UINT, CT(audit_spool_max_bytes), 0, 65536, 4000000000U },
 	{ "page_webhook_url", FIELD_API_URL, CT(page_webhook_url), 0, 0, 0 },
+	{ "page_falcosidekick_url", FIELD_API_URL, CT(page_falcosidekick_url), 0, 0, 0 },
+	{ "page_give_up_s", FIELD_UINT, CT(page_give_up_s), 0, 1, 7 * 86400 },
+	{ "kubernetes_events", FIELD_BOOL, CT(kubernetes_events), 0, 0, 0 },
 	{ "dedupe_window_s", FIELD_UINT, CT(dedupe_window_s), 0, 1, 86400 },
 	{ "rate_limit_pods", FIELD_UINT, CT(rate_limit_pods), 0, 1, 100000 },
 	{ "rate_limit_namespaces", FIELD_UINT, CT(rate_limit_namespaces), 0, 1, 100000 },
@@ -195,6 +198,9 @@ static int apply_defaults(struct reflex_config *c)
 	if (!ct->audit_spool_max_bytes)
 		ct->audit_spool_max_bytes = 64u << 20;
 	err = err ?: set_default(&ct->page_webhook_url, "");
+	err = err ?: set_default(&ct->page_falcosidekick_url, "");
+	if (!ct->page_give_up_s)
+		ct->page_give_up_s = 3600;
 	if (!ct->dedupe_window_s)
 		ct->dedupe_window_s = 600;
 	if (!ct->rate_limit_pods)
@@ -388,6 +394,7 @@ int config_parse(const char *name, const char *text, size_t len, struct reflex_c
 	c->agent.kill_timeout_ms = 1000;
 	c->agent.pool_exclude_private = true;
 	c->agent.pool_lists_builtin = true;
+	c->controller.kubernetes_events = true;
 	c->agent.pool_resolve_interval_s = 300;
 	c->agent.block_pool_connections = true;
 	c->agent.scan_stratum_argv = true;
@@ -523,6 +530,7 @@ struct reflex_config *config_free(struct reflex_config *c)
 	free(c->controller.gelf_stream);
 	free(c->controller.audit_spool_dir);
 	free(c->controller.page_webhook_url);
+	free(c->controller.page_falcosidekick_url);
 	free(c->controller.operator_);
 	free(c->controller.log_level);
 	free(c);

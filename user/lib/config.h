@@ -121,6 +121,9 @@ struct controller_config {
 	char *audit_spool_dir;    /* undelivered audit records; default /var/lib/reflex-controller/audit */
 	unsigned int audit_spool_max_bytes; /* default 64 MiB */
 	char *page_webhook_url;   /* POSTed when a namespace is isolated; "" off (logged loudly) */
+	char *page_falcosidekick_url; /* falcosidekick's input: a Falco Critical event per isolation; "" off */
+	unsigned int page_give_up_s;  /* a page not taken by then is given up (audited); default 3600 */
+	bool kubernetes_events;   /* an Event (events.k8s.io/v1) per decision and node action; default true */
 	unsigned int dedupe_window_s; /* one action per incident within it; default 600 */
 	/* Runaway disarm per rule, as the agent's: distinct pods deleted / namespaces isolated in the window. */
 	unsigned int rate_limit_pods;       /* default 5 (the agent's rate_limit_containers default) */
