@@ -587,15 +587,15 @@ def _():
         expect(port_number(ctr, ctr[probe]["httpGet"]["port"]) == port, f"{probe} port is not {port}")
 
 
-@check("controller probe paths are /readyz and /healthz, served by user/controller/controller.c")
+@check("controller probe paths are /readyz and /healthz, served by user/controller/server.c")
 def _():
     ctr = container(pod_spec(find("Deployment", "reflex-controller")), "reflex-controller")
-    served = served_paths(user_file("controller.c"))
+    served = served_paths(user_file("server.c"))
     expect(ctr["readinessProbe"]["httpGet"]["path"] == "/readyz", "readinessProbe is not /readyz")
     expect(ctr["livenessProbe"]["httpGet"]["path"] == "/healthz", "livenessProbe is not /healthz")
     for probe in ("readinessProbe", "livenessProbe"):
         path = ctr[probe]["httpGet"]["path"]
-        expect(path in served, f"{probe} {path}: user/controller/controller.c serves {sorted(served)}")
+        expect(path in served, f"{probe} {path}: user/controller/server.c serves {sorted(served)}")
 
 
 def check_agent_probes(spec, ctr, agent_cfg, httpd_served):
@@ -846,13 +846,13 @@ def api_calls_of(c_file):
     text = strip_comments(read(c_file))
     calls, explained = set(), set()
     literals = c_literal_groups(text)
-    # kubeapi_request(API, "METHOD", VAR, ...): VAR set by say(VAR, sizeof(VAR), "TEMPLATE", ...) in the same
+    # kubeapi_request(API, "METHOD", VAR, ...): VAR set by [ctl_]say(VAR, sizeof(VAR), "TEMPLATE", ...) in the same
     # function, or by owner_path(..., VAR, sizeof(VAR)) from its table of owner kinds.
     for m in re.finditer(r'kubeapi_request\(\s*[^,]+,\s*"([A-Z]+)"\s*,\s*(\w+)\s*,', text):
         method, var = m.groups()
         s, e = function_bounds(text, m.start())
         body = text[s:e]
-        templates = re.finditer(r"\b(?:say|snprintf)\(\s*" + var + r"\s*,\s*sizeof\(\s*" + var + r'\s*\)\s*,\s*"([^"]*)"', body)
+        templates = re.finditer(r"\b(?:ctl_say|say|snprintf)\(\s*" + var + r"\s*,\s*sizeof\(\s*" + var + r'\s*\)\s*,\s*"([^"]*)"', body)
         found = False
         for t in templates:
             calls.add(api_call(method, t.group(1)))
@@ -861,7 +861,7 @@ def api_calls_of(c_file):
         if re.search(r"\bowner_path\([^;]*\b" + var + r"\s*,\s*sizeof\(\s*" + var + r"\s*\)", body):
             table = re.search(r"\bowner_path\(.*?\n\}", text, re.S).group(0)
             entries = re.findall(r'\{\s*"([A-Za-z]+)"\s*,\s*"(/apis?/[^"]+)"\s*,\s*"([a-z]+)"\s*\}', table)
-            fmt = re.search(r'\bsay\(\s*buf\s*,\s*size\s*,\s*"([^"]+)"', table).group(1)
+            fmt = re.search(r'\b(?:ctl_)?say\(\s*buf\s*,\s*size\s*,\s*"([^"]+)"', table).group(1)
             expect(fmt == "%s/namespaces/%s/%s/%s", f"owner_path formats {fmt!r}; teach the test")
             for _kind, group_path, plural in entries:
                 calls.add(api_call(method, f"{group_path}/namespaces/%s/{plural}/%s"))
@@ -881,8 +881,8 @@ def api_calls_of(c_file):
     return calls
 
 
-def component_of(c_file):
-    """agent or controller: which program's entry points call into C_FILE (through its header)."""
+def callers_of(c_file):
+    """The user/*/*.c files (basenames) that call C_FILE's functions, as its header names them."""
     stem = os.path.splitext(os.path.basename(c_file))[0]
     header = os.path.splitext(c_file)[0] + ".h"
     prefix = {"pod_watch": "kube"}.get(stem, stem)  # pod_watch.h keeps its kube_ API names
@@ -894,11 +894,25 @@ def component_of(c_file):
             src = strip_comments(read(path))
             if any(re.search(r"\b" + fn + r"\s*\(", src) for fn in funcs):
                 callers.add(f)
-    who = set()
-    if callers & {"agent.c", "reflexd.c"}:
-        who.add("agent")
-    if callers & {"reflex-controller.c"}:
-        who.add("controller")
+    return callers
+
+
+def component_of(c_file):
+    """agent or controller: which program's entry points call into C_FILE, directly or through its other files."""
+    entries = {"agent.c": "agent", "reflexd.c": "agent", "reflex-controller.c": "controller"}
+    folder = os.path.dirname(c_file)
+    who, seen, todo, callers = set(), set(), [c_file], set()
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        for caller in callers_of(f):
+            callers.add(caller)
+            if caller in entries:
+                who.add(entries[caller])
+            elif os.path.exists(os.path.join(folder, caller)):
+                todo.append(os.path.join(folder, caller))  # a module of the same program: who calls it?
     expect(len(who) == 1, f"{rel(c_file)} is called from {sorted(callers)}: cannot tell whose RBAC it needs")
     return who.pop()
 
@@ -957,7 +971,7 @@ def _():
     expect(pod_spec(only("DaemonSet"))["serviceAccountName"] == "reflex-agent", "reflexd does not run as reflex-agent")
 
 
-@check("RBAC: reflex-controller grants exactly the calls of user/controller/controller.c")
+@check("RBAC: reflex-controller grants exactly the calls of user/controller/actions.c")
 def _():
     rbac_check("controller", "reflex-controller")
     expect(pod_spec(find("Deployment", "reflex-controller"))["serviceAccountName"] == "reflex-controller",

@@ -24,7 +24,7 @@ shape), resuming from resourceVersion. A test drives it while a watch is open:
   POST   /_control/np_conflict    the next NetworkPolicy create gets 409 Conflict
   GET    /_control/requests       the API requests so far: [{method, path, body, auth, code}]
 
-and, for the controller (user/controller/controller.c), the object API:
+and, for the controller (user/controller/actions.c), the object API:
 
   GET    /api/v1/namespaces/NS/pods/NAME                   the pod, or 404 NotFound
   GET    /apis/{apps,batch}/v1/namespaces/NS/KINDS/NAME    an owner object, or 404

@@ -27,11 +27,11 @@ struct controller;
 
 /*
  * Starts serving with CONFIG (owned by the caller, must outlive the
- * controller or be replaced with controller_set_config). NULL with a
- * reason in ERR on failure.
+ * controller or be replaced with controller_set_config). 0 and *RET, or
+ * -errno (what failed is logged).
  */
-struct controller *controller_start(const struct reflex_config *config, const struct controller_opts *opts,
-				    char *err, size_t errlen);
+int controller_start(const struct reflex_config *config, const struct controller_opts *opts,
+		     struct controller **ret);
 /* Swaps the policy (SIGHUP). The old config may be freed after this returns. */
 void controller_set_config(struct controller *c, const struct reflex_config *config);
 unsigned short controller_port(const struct controller *c);

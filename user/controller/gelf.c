@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,18 +22,6 @@
 #include "util.h"
 
 #define REPLY_MAX 200u /* bytes of an HTTP error body kept for the reason */
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* S for a reason text, cut to fit BUF; control characters and non-ASCII as '?'. */
 static const char *printable(const char *s, char *buf, size_t size)
@@ -81,7 +68,7 @@ static const char *const string_fields[] = { "full_message", "facility", "file" 
 
 static bool standard_field(const char *key)
 {
-	for (size_t i = 0; i < sizeof(standard_fields) / sizeof(standard_fields[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(standard_fields); i++)
 		if (!strcmp(key, standard_fields[i]))
 			return true;
 	return false;
@@ -95,26 +82,26 @@ static int check_gelf(json_t *o, char *err, size_t errlen)
 
 	v = json_object_get(o, "version");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "1.1"))
-		return fail(err, errlen, -EINVAL, "\"version\" must be the string \"1.1\"");
+		return errbuf_set(err, errlen, -EINVAL, "\"version\" must be the string \"1.1\"");
 	v = json_object_get(o, "host");
 	if (!json_is_string(v) || blank(json_string_value(v)))
-		return fail(err, errlen, -EINVAL, "\"host\" must be a non-empty string");
+		return errbuf_set(err, errlen, -EINVAL, "\"host\" must be a non-empty string");
 	v = json_object_get(o, "short_message");
 	if (!json_is_string(v) || blank(json_string_value(v)))
-		return fail(err, errlen, -EINVAL, "\"short_message\" must be a non-empty string");
+		return errbuf_set(err, errlen, -EINVAL, "\"short_message\" must be a non-empty string");
 	v = json_object_get(o, "timestamp");
 	if (v && !json_is_number(v))
-		return fail(err, errlen, -EINVAL, "\"timestamp\" must be a number (seconds since the epoch)");
+		return errbuf_set(err, errlen, -EINVAL, "\"timestamp\" must be a number (seconds since the epoch)");
 	v = json_object_get(o, "level");
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 7))
-		return fail(err, errlen, -EINVAL, "\"level\" must be an integer from 0 to 7");
+		return errbuf_set(err, errlen, -EINVAL, "\"level\" must be an integer from 0 to 7");
 	v = json_object_get(o, "line");
 	if (v && !json_is_number(v))
-		return fail(err, errlen, -EINVAL, "\"line\" must be a number");
-	for (size_t i = 0; i < sizeof(string_fields) / sizeof(string_fields[0]); i++) {
+		return errbuf_set(err, errlen, -EINVAL, "\"line\" must be a number");
+	for (size_t i = 0; i < ARRAY_SIZE(string_fields); i++) {
 		v = json_object_get(o, string_fields[i]);
 		if (v && !json_is_string(v))
-			return fail(err, errlen, -EINVAL, "\"%s\" must be a string", string_fields[i]);
+			return errbuf_set(err, errlen, -EINVAL, "\"%s\" must be a string", string_fields[i]);
 	}
 	json_object_foreach(o, key, v) {
 		const char *problem;
@@ -123,11 +110,11 @@ static int check_gelf(json_t *o, char *err, size_t errlen)
 			continue;
 		problem = additional_name_problem(key);
 		if (problem)
-			return fail(err, errlen, -EINVAL, "field \"%s\": %s", printable(key, buf, sizeof(buf)),
-				    problem);
+			return errbuf_set(err, errlen, -EINVAL, "field \"%s\": %s", printable(key, buf, sizeof(buf)),
+					  problem);
 		if (!json_is_string(v) && !json_is_number(v))
-			return fail(err, errlen, -EINVAL, "field \"%s\": value must be a string or a number",
-				    printable(key, buf, sizeof(buf)));
+			return errbuf_set(err, errlen, -EINVAL, "field \"%s\": value must be a string or a number",
+					  printable(key, buf, sizeof(buf)));
 	}
 	return 0;
 }
@@ -139,13 +126,13 @@ int gelf_validate(const char *gelf_json, size_t len, char *err, size_t errlen)
 	int ret;
 
 	if (!gelf_json)
-		return fail(err, errlen, -EINVAL, "no message");
+		return errbuf_set(err, errlen, -EINVAL, "no message");
 	o = json_loadb(gelf_json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return fail(err, errlen, -EINVAL, "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-			    jerr.column);
+		return errbuf_set(err, errlen, -EINVAL, "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+				  jerr.column);
 	if (!json_is_object(o))
-		ret = fail(err, errlen, -EINVAL, "not a JSON object");
+		ret = errbuf_set(err, errlen, -EINVAL, "not a JSON object");
 	else
 		ret = check_gelf(o, err, errlen);
 	json_decref(o);
@@ -259,7 +246,7 @@ static int level_for(const char *outcome, bool dry_run)
 
 	if (!outcome)
 		return dry_run ? 4 : 6;
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
 		if (!strcmp(outcome, levels[i].outcome))
 			return levels[i].level;
 	return 6;
@@ -312,7 +299,7 @@ static bool reserved_name(const char *key)
 {
 	if (!*key || !strncmp(key, "gl2_", 4))
 		return true;
-	for (size_t i = 0; i < sizeof(reserved_names) / sizeof(reserved_names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(reserved_names); i++)
 		if (!strcmp(key, reserved_names[i]))
 			return true;
 	return false;
@@ -646,7 +633,7 @@ static int http_setup(struct gelf_sender *s)
 	s->curl = curl_easy_init();
 	if (!s->curl)
 		return -ENOMEM;
-	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(headers); i++) {
 		l = curl_slist_append(s->headers, headers[i]);
 		if (!l)
 			return -ENOMEM;
@@ -667,21 +654,19 @@ static int http_setup(struct gelf_sender *s)
 	return 0;
 }
 
-struct gelf_sender *gelf_sender_new(const struct gelf_sender_config *c)
+int gelf_sender_new(const struct gelf_sender_config *c, struct gelf_sender **ret)
 {
 	struct gelf_sender *s;
 	int err = 0;
 
-	if (!c || (!c->http_url && !c->udp_address) ||
+	if (!c || !ret || (!c->http_url && !c->udp_address) ||
 	    (c->udp_chunk_size && (c->udp_chunk_size <= GELF_CHUNK_HEADER_SIZE ||
 				   c->udp_chunk_size > GELF_MAX_UDP_CHUNK_SIZE)) ||
-	    (c->http_url && !http_url_valid(c->http_url))) {
-		errno = EINVAL;
-		return NULL;
-	}
+	    (c->http_url && !http_url_valid(c->http_url)))
+		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	s->chunk_size = c->udp_chunk_size ? c->udp_chunk_size : GELF_DEFAULT_UDP_CHUNK_SIZE;
 	s->timeout_ms = c->timeout_ms ? c->timeout_ms : GELF_DEFAULT_TIMEOUT_MS;
 	if (c->udp_address) {
@@ -694,10 +679,10 @@ struct gelf_sender *gelf_sender_new(const struct gelf_sender_config *c)
 	}
 	if (err) {
 		gelf_sender_free(s);
-		errno = -err;
-		return NULL;
+		return err;
 	}
-	return s;
+	*ret = s;
+	return 0;
 }
 
 void gelf_sender_free(struct gelf_sender *s)
@@ -778,25 +763,25 @@ static int send_http(struct gelf_sender *s, const char *json, size_t len, char *
 
 	ret = gzip(json, len, &body, &body_len);
 	if (ret)
-		return fail(err, errlen, ret, "%s: cannot compress: %s", s->http_url, strerror(-ret));
+		return errbuf_set(err, errlen, ret, "%s: cannot compress: %s", s->http_url, strerror(-ret));
 	s->curl_err[0] = '\0';
 	s->reply_len = 0;
 	s->reply[0] = '\0';
 	if (curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body) ||
 	    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len)) {
-		ret = fail(err, errlen, -EIO, "%s: libcurl refused the body", s->http_url);
+		ret = errbuf_set(err, errlen, -EIO, "%s: libcurl refused the body", s->http_url);
 		goto out;
 	}
 	rc = curl_easy_perform(s->curl);
 	if (rc) {
-		ret = fail(err, errlen, curl_errno(s->curl, rc), "%s: %s", s->http_url,
-			   s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
+		ret = errbuf_set(err, errlen, curl_errno(s->curl, rc), "%s: %s", s->http_url,
+				 s->curl_err[0] ? s->curl_err : curl_easy_strerror(rc));
 		goto out;
 	}
 	if (curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 200 || code > 299) {
 		printable(s->reply, excerpt, sizeof(excerpt));
-		ret = fail(err, errlen, -EIO, "%s: HTTP %ld%s%s", s->http_url, code, excerpt[0] ? ": " : "",
-			   excerpt);
+		ret = errbuf_set(err, errlen, -EIO, "%s: HTTP %ld%s%s", s->http_url, code, excerpt[0] ? ": " : "",
+				 excerpt);
 	}
 out:
 	/* The handle must not keep a pointer to freed memory; the next send sets it again. */
@@ -815,7 +800,8 @@ static int udp_connect(struct gelf_sender *s, char *err, size_t errlen)
 
 	rc = getaddrinfo(s->udp_host, s->udp_port, &hints, &res);
 	if (rc)
-		return fail(err, errlen, util_gai_errno(rc, -EHOSTUNREACH), "udp %s: %s", s->udp_address, gai_strerror(rc));
+		return errbuf_set(err, errlen, util_gai_errno(rc, -EHOSTUNREACH), "udp %s: %s", s->udp_address,
+				  gai_strerror(rc));
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {
@@ -832,7 +818,7 @@ static int udp_connect(struct gelf_sender *s, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return fail(err, errlen, ret, "udp %s: %s", s->udp_address, strerror(-ret));
+		return errbuf_set(err, errlen, ret, "udp %s: %s", s->udp_address, strerror(-ret));
 	return fd;
 }
 
@@ -881,16 +867,16 @@ static int send_udp(struct gelf_sender *s, const char *json, size_t len, char *e
 	zlen = compressBound((uLong)len);
 	z = malloc(zlen);
 	if (!z)
-		return fail(err, errlen, -ENOMEM, "udp %s: out of memory", s->udp_address);
+		return errbuf_set(err, errlen, -ENOMEM, "udp %s: out of memory", s->udp_address);
 	if (compress2(z, &zlen, (const Bytef *)json, (uLong)len, Z_DEFAULT_COMPRESSION) != Z_OK) {
-		ret = fail(err, errlen, -ENOMEM, "udp %s: cannot compress", s->udp_address);
+		ret = errbuf_set(err, errlen, -ENOMEM, "udp %s: cannot compress", s->udp_address);
 		goto out;
 	}
 	count = zlen <= s->chunk_size ? 1 : (zlen + payload - 1) / payload;
 	if (count > GELF_MAX_CHUNKS) {
-		ret = fail(err, errlen, -EMSGSIZE,
-			   "udp %s: %lu bytes compressed need %zu chunks of %zu, more than GELF's %u",
-			   s->udp_address, (unsigned long)zlen, count, s->chunk_size, GELF_MAX_CHUNKS);
+		ret = errbuf_set(err, errlen, -EMSGSIZE,
+				 "udp %s: %lu bytes compressed need %zu chunks of %zu, more than GELF's %u",
+				 s->udp_address, (unsigned long)zlen, count, s->chunk_size, GELF_MAX_CHUNKS);
 		goto out;
 	}
 	fd = udp_connect(s, err, errlen);
@@ -901,12 +887,12 @@ static int send_udp(struct gelf_sender *s, const char *json, size_t len, char *e
 	if (count == 1) {
 		ret = send_all(fd, z, zlen);
 		if (ret)
-			fail(err, errlen, ret, "udp %s: %s", s->udp_address, strerror(-ret));
+			errbuf_set(err, errlen, ret, "udp %s: %s", s->udp_address, strerror(-ret));
 		goto out;
 	}
 	dgram = malloc(s->chunk_size);
 	if (!dgram) {
-		ret = fail(err, errlen, -ENOMEM, "udp %s: out of memory", s->udp_address);
+		ret = errbuf_set(err, errlen, -ENOMEM, "udp %s: out of memory", s->udp_address);
 		goto out;
 	}
 	message_id(s, id);
@@ -922,8 +908,8 @@ static int send_udp(struct gelf_sender *s, const char *json, size_t len, char *e
 		memcpy(dgram + GELF_CHUNK_HEADER_SIZE, z + off, n);
 		ret = send_all(fd, dgram, GELF_CHUNK_HEADER_SIZE + n);
 		if (ret) {
-			fail(err, errlen, ret, "udp %s: chunk %zu of %zu: %s", s->udp_address, i + 1, count,
-			     strerror(-ret));
+			errbuf_set(err, errlen, ret, "udp %s: chunk %zu of %zu: %s", s->udp_address, i + 1, count,
+				   strerror(-ret));
 			goto out;
 		}
 		off += n;
@@ -942,7 +928,7 @@ int gelf_send(struct gelf_sender *s, const char *gelf_json, size_t len, char *er
 	int ret, http_ret = 0, udp_ret = 0;
 
 	if (!s || !gelf_json)
-		return fail(err, errlen, -EINVAL, "no sender or no message");
+		return errbuf_set(err, errlen, -EINVAL, "no sender or no message");
 	ret = gelf_validate(gelf_json, len, err, errlen);
 	if (ret)
 		return ret;
@@ -951,10 +937,10 @@ int gelf_send(struct gelf_sender *s, const char *gelf_json, size_t len, char *er
 	if (s->udp_host)
 		udp_ret = send_udp(s, gelf_json, len, udp_err, sizeof(udp_err));
 	if (http_ret && udp_ret)
-		return fail(err, errlen, http_ret, "%s; %s", http_err, udp_err);
+		return errbuf_set(err, errlen, http_ret, "%s; %s", http_err, udp_err);
 	if (http_ret)
-		return fail(err, errlen, http_ret, "%s", http_err);
+		return errbuf_set(err, errlen, http_ret, "%s", http_err);
 	if (udp_ret)
-		return fail(err, errlen, udp_ret, "%s", udp_err);
+		return errbuf_set(err, errlen, udp_ret, "%s", udp_err);
 	return 0;
 }

@@ -94,11 +94,11 @@ struct gelf_sender;
 
 /*
  * At least one destination; udp_chunk_size 0 or GELF_CHUNK_HEADER_SIZE+1 ..
- * GELF_MAX_UDP_CHUNK_SIZE. NULL and errno set (EINVAL, ENOMEM) on failure.
+ * GELF_MAX_UDP_CHUNK_SIZE. 0 and *RET, or -EINVAL, -ENOMEM.
  * Call curl_global_init() first. HTTP goes direct, never through a proxy
  * from the environment.
  */
-struct gelf_sender *gelf_sender_new(const struct gelf_sender_config *c);
+int gelf_sender_new(const struct gelf_sender_config *c, struct gelf_sender **ret);
 
 /*
  * Validates GELF_JSON, then sends it to every configured destination; fails

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-/* reflex-controller: options, config, signals; the work is in controller.c. */
+/* reflex-controller: options, config, signals; the work is in controller.c and what it starts. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -75,46 +75,45 @@ static int level_of(const char *name, enum log_level *ret)
 	return -EINVAL;
 }
 
-int main(int argc, char **argv)
+/*
+ * The command line into *CONFIG_PATH, *LOG_LEVEL and OPTS. -1 to go on,
+ * else the exit status (--help, --version, a usage error).
+ */
+static int parse_args(int argc, char **argv, const char **config_path, const char **log_level,
+		      struct controller_opts *opts)
 {
-	const char *config_path = DEFAULT_CONFIG, *log_level = NULL;
-	struct controller_opts opts = { .dry_run = false };
-	struct reflex_config *config = NULL;
-	struct controller *c;
 	enum log_level level;
-	char err[512];
-	sigset_t sigs;
-	int opt, sig, r;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_path = optarg;
+			*config_path = optarg;
 			break;
 		case OPT_LISTEN:
-			opts.listen_address = optarg;
+			opts->listen_address = optarg;
 			break;
 		case OPT_TOKEN_FILE:
-			opts.token_file = optarg;
+			opts->token_file = optarg;
 			break;
 		case OPT_API_URL:
-			opts.api_url = optarg;
+			opts->api_url = optarg;
 			break;
 		case OPT_API_TOKEN_FILE:
-			opts.api_token_file = optarg;
+			opts->api_token_file = optarg;
 			break;
 		case OPT_API_CA_FILE:
-			opts.api_ca_file = optarg;
+			opts->api_ca_file = optarg;
 			break;
 		case OPT_AUDIT_SPOOL_DIR:
-			opts.audit_spool_dir = optarg;
+			opts->audit_spool_dir = optarg;
 			break;
 		case OPT_DRY_RUN:
-			opts.dry_run = true;
+			opts->dry_run = true;
 			break;
 		case OPT_LOG_LEVEL:
-			log_level = optarg;
-			if (level_of(log_level, &level)) {
+			*log_level = optarg;
+			if (level_of(optarg, &level)) {
 				fprintf(stderr, "reflex-controller: --log-level: expected error, warn, info or debug\n");
 				return 2;
 			}
@@ -134,6 +133,47 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reflex-controller: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	return -1;
+}
+
+/* Until SIGTERM or SIGINT: SIGHUP reloads CONFIG_PATH into *CONFIG (a bad file is refused). */
+static int serve(struct controller *c, const char *config_path, struct reflex_config **config, sigset_t *sigs)
+{
+	char err[512];
+	int sig;
+
+	for (;;) {
+		struct reflex_config *fresh = NULL;
+
+		if (sigwait(sigs, &sig))
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		if (config_load(config_path, &fresh, err, sizeof(err)) < 0) {
+			log_error("reload refused, the running config stays: %s", err);
+			continue;
+		}
+		controller_set_config(c, fresh);
+		config_free(*config);
+		*config = fresh;
+		log_info("reload: %s applied", config_path);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = DEFAULT_CONFIG, *log_level = NULL;
+	struct controller_opts opts = { .dry_run = false };
+	struct reflex_config *config = NULL;
+	struct controller *c;
+	enum log_level level;
+	char err[512];
+	sigset_t sigs;
+	int sig, r;
+
+	r = parse_args(argc, argv, &config_path, &log_level, &opts);
+	if (r >= 0)
+		return r;
 	r = config_load(config_path, &config, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "reflex-controller: %s\n", err);
@@ -156,30 +196,14 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	c = controller_start(config, &opts, err, sizeof(err));
-	if (!c) {
-		log_error("reflex-controller could not start: %s", err);
+	r = controller_start(config, &opts, &c);
+	if (r < 0) {
+		log_errno(LOG_LEVEL_ERROR, r, "reflex-controller could not start");
 		config_free(config);
 		curl_global_cleanup();
 		return 1;
 	}
-	for (;;) {
-		struct reflex_config *fresh = NULL;
-
-		if (sigwait(&sigs, &sig))
-			continue;
-		if (sig != SIGHUP)
-			break;
-		r = config_load(config_path, &fresh, err, sizeof(err));
-		if (r < 0) {
-			log_error("reload refused, the running config stays: %s", err);
-			continue;
-		}
-		controller_set_config(c, fresh);
-		config_free(config);
-		config = fresh;
-		log_info("reload: %s applied", config_path);
-	}
+	sig = serve(c, config_path, &config, &sigs);
 	log_info("reflex-controller: stopping (signal %d)", sig);
 	controller_stop(c, 5000);
 	config_free(config);

@@ -710,7 +710,7 @@ static struct gelf_sender *http_sender(unsigned short port, unsigned int timeout
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/gelf", port);
 	c.http_url = url;
-	s = gelf_sender_new(&c);
+	assert_int_equal(gelf_sender_new(&c, &s), 0);
 	assert_non_null(s);
 	return s;
 }
@@ -912,7 +912,7 @@ static struct gelf_sender *udp_sender(const char *host, unsigned short port, siz
 
 	snprintf(address, sizeof(address), "%s:%u", host, port);
 	c.udp_address = address;
-	s = gelf_sender_new(&c);
+	assert_int_equal(gelf_sender_new(&c, &s), 0);
 	assert_non_null(s);
 	return s;
 }
@@ -1149,7 +1149,7 @@ static void test_both(void **state)
 	snprintf(address, sizeof(address), "127.0.0.1:%u", urx.port);
 	c.http_url = url;
 	c.udp_address = address;
-	s = gelf_sender_new(&c);
+	assert_int_equal(gelf_sender_new(&c, &s), 0);
 	assert_non_null(s);
 
 	assert_int_equal(gelf_send(s, gelf, strlen(gelf), err, sizeof(err)), 0);
@@ -1199,44 +1199,44 @@ static void test_sender_config(void **state)
 	static const char *const bad_url[] = { "", "ftp://127.0.0.1/gelf", "127.0.0.1:12201/gelf", "http://",
 					       "http://[::1/gelf" };
 	struct gelf_sender_config c;
+	struct gelf_sender *s = NULL;
 
 	(void)state;
-	errno = 0;
-	assert_null(gelf_sender_new(NULL));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(gelf_sender_new(NULL, &s), -EINVAL);
 	c = (struct gelf_sender_config){ 0 };
-	errno = 0;
-	assert_null(gelf_sender_new(&c));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(gelf_sender_new(&c, &s), -EINVAL);
 	for (size_t i = 0; i < sizeof(bad_udp) / sizeof(bad_udp[0]); i++) {
 		c = (struct gelf_sender_config){ .udp_address = bad_udp[i] };
-		errno = 0;
-		if (gelf_sender_new(&c) || errno != EINVAL)
+		if (gelf_sender_new(&c, &s) != -EINVAL)
 			fail_msg("udp '%s' accepted", bad_udp[i]);
 	}
 	for (size_t i = 0; i < sizeof(good_udp) / sizeof(good_udp[0]); i++) {
-		struct gelf_sender *s;
+		int r;
 
 		c = (struct gelf_sender_config){ .udp_address = good_udp[i] };
-		s = gelf_sender_new(&c);
-		if (!s)
-			fail_msg("udp '%s' refused: %s", good_udp[i], strerror(errno));
+		r = gelf_sender_new(&c, &s);
+		if (r)
+			fail_msg("udp '%s' refused: %s", good_udp[i], strerror(-r));
 		gelf_sender_free(s);
 	}
 	for (size_t i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++) {
 		c = (struct gelf_sender_config){ .http_url = bad_url[i] };
-		errno = 0;
-		if (gelf_sender_new(&c) || errno != EINVAL)
+		if (gelf_sender_new(&c, &s) != -EINVAL)
 			fail_msg("url '%s' accepted", bad_url[i]);
 	}
+	/* Nothing is written to *RET on failure. */
+	s = NULL;
 	c = (struct gelf_sender_config){ .udp_address = "127.0.0.1:12201", .udp_chunk_size = 12 };
-	assert_null(gelf_sender_new(&c));
+	assert_int_equal(gelf_sender_new(&c, &s), -EINVAL);
 	c.udp_chunk_size = 65508;
-	assert_null(gelf_sender_new(&c));
+	assert_int_equal(gelf_sender_new(&c, &s), -EINVAL);
+	assert_null(s);
 	c.udp_chunk_size = 13;
-	gelf_sender_free(gelf_sender_new(&c));
+	assert_int_equal(gelf_sender_new(&c, &s), 0);
+	gelf_sender_free(s);
 	c = (struct gelf_sender_config){ .http_url = "HTTPS://graylog.example/gelf" };
-	gelf_sender_free(gelf_sender_new(&c));
+	assert_int_equal(gelf_sender_new(&c, &s), 0);
+	gelf_sender_free(s);
 	gelf_sender_free(NULL);
 }
 
