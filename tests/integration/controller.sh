@@ -67,6 +67,7 @@ controller:
   gelf_udp_address: "${GELF_UDP_ON:+127.0.0.1:$GELF_UDP}"
   audit_spool_dir: $RX_TMP/ctl-spool
   page_webhook_url: $API/hooks/page
+  page_falcosidekick_url: $API/hooks/sidekick
   dedupe_window_s: 60
 ${2:-}
 YAML

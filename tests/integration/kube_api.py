@@ -33,6 +33,17 @@ and, for the controller (user/controller/actions.c), the object API:
   POST   /apis/networking.k8s.io/v1/namespaces/NS/networkpolicies
          201 Created, or 409 AlreadyExists (the recorded Status) when the name exists
   POST   /hooks/page                                      a pager webhook: recorded, 200
+  POST   /hooks/sidekick                                  falcosidekick's input: 200 for a Falco
+         payload (output, priority, rule, time), else 400 as falcosidekick answers
+  POST   /apis/events.k8s.io/v1/namespaces/NS/events      an Event, checked as the API server's
+         validation does (eventTime, reportingController/Instance, action and reason
+         <= 128, note <= 1 kB, type Normal|Warning, regarding); 201, or 422 Invalid
+  PATCH  /apis/events.k8s.io/v1/namespaces/NS/events/N    JSON merge patch (Content-Type
+         application/merge-patch+json, else 415); series.count >= 2 with
+         lastObservedTime; 200, 404 when absent
+  GET    /_control/events         the Events stored
+  POST   /_control/events_fail    {"count": N, "code": C}: the next N Event requests get C
+  POST   /_control/sidekick_fail  {"count": N}: the next N falcosidekick posts get 500
 
 Each request is logged as one line "METHOD PATH?QUERY auth=none|valid|invalid
 code=N". Binds 127.0.0.1 port 0 and prints the port on stdout; stops by
@@ -79,6 +90,19 @@ UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": 
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
 
 
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
 class State:
     def __init__(self):
         self.cond = threading.Condition()
@@ -95,6 +119,9 @@ class State:
         self.requests = []
         self.fail = (0, 500)
         self.np_conflict = False
+        self.events = {}    # (namespace, name) -> Event
+        self.events_fail = (0, 500)
+        self.sidekick_fail = 0
 
     def upsert(self, pod):
         meta = pod.setdefault("metadata", {})
@@ -214,6 +241,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/requests":
             with state.cond:
                 doc = list(state.requests)
+            return self.send_json(200, doc)
+        if url.path == "/_control/events":
+            with state.cond:
+                doc = list(state.events.values())
             return self.send_json(200, doc)
         if url.path == "/_control/state":
             with state.cond:
@@ -369,11 +400,18 @@ class Handler(BaseHTTPRequestHandler):
         netpol = (len(parts) == 6 and parts[:4] == ["apis", "networking.k8s.io", "v1", "namespaces"]
                   and parts[5] == "networkpolicies")
         page = url.path == "/hooks/page"
-        if not (pod or owner or netpol or page):
+        sidekick = url.path == "/hooks/sidekick"
+        events = (len(parts) in (6, 7) and parts[:4] == ["apis", "events.k8s.io", "v1", "namespaces"]
+                  and parts[5] == "events")
+        if not (pod or owner or netpol or page or sidekick or events):
             return False
         if page:
             self.reply(200, {}, "none", raw)
             return True
+        if sidekick:
+            return self.sidekick_input(raw)
+        if events:
+            return self.events_api(parts, raw)
         auth = self.auth()
         with state.cond:
             need_auth = state.token is not None
@@ -447,6 +485,100 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(405, status(405, "MethodNotAllowed", "method not allowed"), auth, raw)
         return True
 
+    def sidekick_input(self, raw):
+        """falcosidekick's HTTP input: a Falco payload or 400; /_control/sidekick_fail answers 500."""
+        with state.cond:
+            failing = state.sidekick_fail > 0
+            if failing:
+                state.sidekick_fail -= 1
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if failing:
+            self.reply(500, {"error": "injected failure"}, "none", raw)
+        elif not (isinstance(doc, dict) and all(isinstance(doc.get(k), str) and doc[k]
+                                                 for k in ("output", "priority", "rule", "time"))):
+            self.reply(400, {"error": "bad request"}, "none", raw)
+        else:
+            self.reply(200, {}, "none", raw)
+        return True
+
+    def event_invalid(self, doc):
+        """What the API server's events.k8s.io/v1 validation refuses, or None."""
+        meta = doc.get("metadata") or {}
+        if not meta.get("name"):
+            return "metadata.name: Required value"
+        if not doc.get("eventTime"):
+            return "eventTime: Required value"
+        for k in ("reportingController", "reportingInstance", "action", "reason"):
+            v = doc.get(k)
+            if not isinstance(v, str) or not v or len(v) > 128:
+                return f"{k}: Invalid value: must be 1..128 characters"
+        if doc.get("type") not in ("Normal", "Warning"):
+            return "type: Unsupported value"
+        if len((doc.get("note") or "").encode()) > 1024:
+            return "note: Too long: may not be longer than 1024"
+        reg = doc.get("regarding") or {}
+        if not reg.get("kind") or not reg.get("name"):
+            return "regarding: Required value"
+        series = doc.get("series")
+        if series is not None and (series.get("count", 0) < 2 or not series.get("lastObservedTime")):
+            return "series.count: Invalid value: should be at least 2"
+        return None
+
+    def events_api(self, parts, raw):
+        auth = self.auth()
+        ns = parts[4]
+        with state.cond:
+            n, fail_code = state.events_fail
+            if n:
+                state.events_fail = (n - 1, fail_code)
+        if state.token is not None and auth != "valid":
+            self.reply(401, UNAUTHORIZED, auth, raw)
+        elif n:
+            reason = "Forbidden" if fail_code == 403 else "InternalError"
+            self.reply(fail_code, status(fail_code, reason, "injected failure"), auth, raw)
+        elif self.command == "POST" and len(parts) == 6:
+            doc = json.loads(raw)
+            bad = self.event_invalid(doc)
+            name = (doc.get("metadata") or {}).get("name")
+            with state.cond:
+                exists = (ns, name) in state.events
+                if not bad and not exists:
+                    state.events[(ns, name)] = doc
+            if bad:
+                self.reply(422, status(422, "Invalid", f'Event.events.k8s.io "{name}" is invalid: {bad}'), auth, raw)
+            elif exists:
+                self.reply(409, status(409, "AlreadyExists", f'events.events.k8s.io "{name}" already exists'), auth, raw)
+            else:
+                self.reply(201, doc, auth, raw)
+        elif self.command == "PATCH" and len(parts) == 7:
+            if self.headers.get("Content-Type") != "application/merge-patch+json":
+                self.reply(415, status(415, "UnsupportedMediaType", "the body of the request was in an unknown format"),
+                           auth, raw)
+                return True
+            with state.cond:
+                cur = state.events.get((ns, parts[6]))
+            if cur is None:
+                self.reply(404, status(404, "NotFound", f'events.events.k8s.io "{parts[6]}" not found'), auth, raw)
+                return True
+            merged = merge_patch(cur, json.loads(raw))
+            bad = self.event_invalid(merged)
+            if bad:
+                self.reply(422, status(422, "Invalid", bad), auth, raw)
+                return True
+            with state.cond:
+                state.events[(ns, parts[6])] = merged
+            self.reply(200, merged, auth, raw)
+        else:
+            self.reply(405, status(405, "MethodNotAllowed", "method not allowed"), auth, raw)
+        return True
+
+    def do_PATCH(self):
+        if not self.object_api(self.body()):
+            self.send_json(404, {"error": "not found"})
+
     # ------------------------------------------------------------- control
 
     def do_POST(self):
@@ -460,6 +592,11 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/_control/fail":
                 doc = json.loads(raw)
                 state.fail = (doc["count"], doc.get("code", 500))
+            elif path == "/_control/events_fail":
+                doc = json.loads(raw)
+                state.events_fail = (doc["count"], doc.get("code", 500))
+            elif path == "/_control/sidekick_fail":
+                state.sidekick_fail = json.loads(raw)["count"]
             elif path == "/_control/np_conflict":
                 state.np_conflict = True
             elif path == "/_control/pods":

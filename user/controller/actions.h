@@ -48,8 +48,5 @@ int actions_delete_pod(struct controller *c, const char *ns, const char *pod, co
 int actions_isolate_namespace(struct controller *c, const char *ns, const char *rule, const char *event_id,
 			      const char **outcome, char *reason, size_t size);
 
-/* Pages the on-call person about NS's isolation; NOTE gets "; on-call paged" or what went wrong. */
-void actions_page_oncall(struct controller *c, const char *ns, const char *rule, const char *event_id, char *note,
-			 size_t size);
 
 #endif

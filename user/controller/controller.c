@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "controller_internal.h"
@@ -13,6 +14,8 @@
 #include "gelf.h"
 #include "kubeapi.h"
 #include "log.h"
+#include "k8s_events.h"
+#include "page.h"
 #include "ratelimit.h"
 #include "server.h"
 
@@ -81,7 +84,7 @@ static char *opt_or(const char *opt, const char *cfg)
 	return v && *v ? strdup(v) : NULL;
 }
 
-static struct ratelimit *rate_limit_new(const struct controller_config *cc, bool namespaces)
+static int rate_limit_new(const struct controller_config *cc, bool namespaces, struct ratelimit **ret)
 {
 	struct ratelimit_config rc = {
 		.max_containers = namespaces ? cc->rate_limit_namespaces : cc->rate_limit_pods,
@@ -89,7 +92,7 @@ static struct ratelimit *rate_limit_new(const struct controller_config *cc, bool
 		.window_s = cc->rate_limit_window_s,
 	};
 
-	return ratelimit_new(&rc);
+	return ratelimit_new(&rc, ret);
 }
 
 static int open_api(struct controller *c, const struct controller_config *cc, const struct controller_opts *opts)
@@ -100,19 +103,70 @@ static int open_api(struct controller *c, const struct controller_config *cc, co
 		.token_file = opts->api_token_file ? opts->api_token_file : cc->kubernetes_token_file,
 		.ca_file = opts->api_ca_file ? opts->api_ca_file : cc->kubernetes_ca_file,
 	};
+	int r;
 
 	if (!api_url || !*api_url) {
 		log_error("controller.kubernetes_api is \"\": the controller cannot act without the API");
 		return -EINVAL;
 	}
-	c->api = kubeapi_new(&kc);
-	if (!c->api && errno == EINVAL) {
+	r = kubeapi_new(&kc, &c->api);
+	if (r == -EINVAL) {
 		log_error("Kubernetes API: kubernetes_api is auto but KUBERNETES_SERVICE_HOST is not set "
 			  "(outside a pod: --api-url)");
-		return -EINVAL;
+		return r;
 	}
-	if (!c->api)
-		return log_errno(LOG_LEVEL_ERROR, errno ? -errno : -EIO, "Kubernetes API");
+	if (r)
+		return log_errno(LOG_LEVEL_ERROR, r, "Kubernetes API");
+	return 0;
+}
+
+/* This replica's name: the pod's (POD_NAME, from the downward API), else the host's. */
+static char *replica_name(void)
+{
+	const char *pod = getenv("POD_NAME");
+	char host[256] = "";
+
+	if (pod && *pod)
+		return strdup(pod);
+	if (gethostname(host, sizeof(host) - 1) || !*host)
+		snprintf(host, sizeof(host), "reflex-controller");
+	return strdup(host);
+}
+
+static void pager_audit(void *ctx, const struct audit_record *r)
+{
+	controller_audit(ctx, r, NULL);
+}
+
+/* Kubernetes Events for every decision (best-effort), and the on-call pages (spooled, retried, audited). */
+static int open_events_and_pager(struct controller *c, const struct controller_config *cc,
+				 const struct controller_opts *opts)
+{
+	char dir[4096];
+	struct page_config pc = {
+		.webhook_url = cc->page_webhook_url,
+		.sidekick_url = cc->page_falcosidekick_url,
+		.spool_dir = dir,
+		.instance = c->instance,
+		.give_up_s = cc->page_give_up_s,
+		.audit = pager_audit,
+		.audit_ctx = c,
+	};
+	int r;
+
+	if (cc->kubernetes_events && c->api) {
+		r = k8s_events_start(c->api, c->instance, &c->events);
+		if (r < 0)
+			return log_errno(LOG_LEVEL_ERROR, r, "Kubernetes Events sender");
+	} else {
+		log_info("controller.kubernetes_events is false: no Kubernetes Events");
+	}
+	snprintf(dir, sizeof(dir), "%s/pages", opts->audit_spool_dir ? opts->audit_spool_dir : cc->audit_spool_dir);
+	r = pager_start(&pc, &c->pager);
+	if (r < 0)
+		return log_errno(LOG_LEVEL_ERROR, r, "page spool %s", dir);
+	if (!pager_has_targets(c->pager))
+		log_warn("no controller.page_webhook_url or page_falcosidekick_url: an isolation pages nobody");
 	return 0;
 }
 
@@ -130,11 +184,15 @@ static int open_audit(struct controller *c, const struct controller_config *cc, 
 		.send = send_gelf,
 		.ctx = c,
 	};
+	char chain[4096];
+	struct audit_log_config ac = { .to_stdout = true, .writer = c->instance, .chain_state = chain };
 	int r;
 
-	c->audit_stdout = audit_open(NULL, true);
-	if (!c->audit_stdout)
-		return log_errno(LOG_LEVEL_ERROR, errno ? -errno : -EIO, "audit");
+	/* stdout has no last line to resume from: the chain's position lives beside the spool. */
+	snprintf(chain, sizeof(chain), "%s/audit-chain", dc.spool_dir);
+	r = audit_log_open(&ac, &c->audit_stdout);
+	if (r < 0)
+		return log_errno(LOG_LEVEL_ERROR, r, "audit chain state %s", chain);
 	if (!gc.http_url && !gc.udp_address) {
 		log_warn("no controller.gelf_http_url or gelf_udp_address: audit records go to stdout only");
 		return 0;
@@ -163,10 +221,9 @@ int controller_start(const struct reflex_config *config, const struct controller
 	c->dedupe = calloc(CTL_DEDUPE_MAX, sizeof(*c->dedupe));
 	c->listen_address = opt_or(opts->listen_address, cc->listen_address);
 	c->token_file = opt_or(opts->token_file, cc->token_file);
-	c->page_url = opt_or(NULL, cc->page_webhook_url);
-	c->rl_pods = rate_limit_new(cc, false);
-	c->rl_namespaces = rate_limit_new(cc, true);
-	if (!c->dedupe || !c->listen_address || !c->rl_pods || !c->rl_namespaces) {
+	c->instance = replica_name();
+	if (!c->dedupe || !c->listen_address || !c->instance || rate_limit_new(cc, false, &c->rl_pods) ||
+	    rate_limit_new(cc, true, &c->rl_namespaces)) {
 		log_errno(LOG_LEVEL_ERROR, r, "controller");
 		goto fail;
 	}
@@ -175,6 +232,8 @@ int controller_start(const struct reflex_config *config, const struct controller
 	r = open_api(c, cc, opts);
 	if (r == 0)
 		r = open_audit(c, cc, opts);
+	if (r == 0)
+		r = open_events_and_pager(c, cc, opts);
 	if (r == 0)
 		r = server_start(c);
 	if (r < 0)
@@ -192,9 +251,11 @@ fail:
 
 void controller_set_config(struct controller *c, const struct reflex_config *config)
 {
-	struct ratelimit *pods = rate_limit_new(&config->controller, false);
-	struct ratelimit *namespaces = rate_limit_new(&config->controller, true);
+	struct ratelimit *pods = NULL, *namespaces = NULL;
 	bool rearmed;
+
+	if (rate_limit_new(&config->controller, false, &pods) || rate_limit_new(&config->controller, true, &namespaces))
+		log_error("reload: out of memory for the rate limits; the old limits stay");
 
 	pthread_mutex_lock(&c->lock);
 	c->config = config;
@@ -226,6 +287,9 @@ void controller_stop(struct controller *c, unsigned int timeout_ms)
 		return;
 	atomic_store(&c->ready, false);
 	server_stop(c);
+	/* Events and pages first: their records go through the audit below. */
+	k8s_events_stop(c->events, timeout_ms < 2000 ? timeout_ms : 2000);
+	pager_stop(c->pager, timeout_ms);
 	if (c->audit_out && timeout_ms && !deliver_flush(c->audit_out, timeout_ms))
 		log_warn("audit records still undelivered at exit stay in the spool for the next start");
 	deliver_stop(c->audit_out);
@@ -237,7 +301,7 @@ void controller_stop(struct controller *c, unsigned int timeout_ms)
 	ratelimit_free(c->rl_namespaces);
 	free(c->listen_address);
 	free(c->token_file);
-	free(c->page_url);
+	free(c->instance);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

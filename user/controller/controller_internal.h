@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "controller.h"
+#include "audit.h"
 
 #define CTL_DEDUPE_MAX 65536    /* entries; the oldest expire first */
 #define CTL_LATENCY_BUCKETS 11  /* stats.c's latency_buckets_us */
@@ -47,7 +48,9 @@ struct controller {
 	struct controller_opts opts;
 	char *listen_address;
 	char *token_file;
-	char *page_url;
+	char *instance;           /* this replica: the audit writer, the Events' reportingInstance */
+	struct k8s_events *events; /* NULL: controller.kubernetes_events is false */
+	struct pager *pager;
 	struct MHD_Daemon *mhd;
 	unsigned short port;
 	struct kubeapi *api;
@@ -64,12 +67,18 @@ struct controller {
 	struct outcome_count outcomes[64];
 	size_t n_outcomes;
 	uint64_t api_errors;
-	uint64_t pages_sent, pages_failed;
 	uint64_t audit_lost;
 	uint64_t latency_count, latency_bucket[CTL_LATENCY_BUCKETS];
 	double latency_sum_us;
 	atomic_bool ready;
 };
+
+/*
+ * One record: to stdout (chained), the same line through the spool to
+ * Graylog, and its Kubernetes Event. Thread-safe (the pager's threads call
+ * it). RET_LINE (optional): the line as written.
+ */
+void controller_audit(struct controller *c, const struct audit_record *r, char **ret_line);
 
 /*
  * snprintf for messages: truncating a long reason is intended, but never

@@ -18,7 +18,9 @@
 #include "decide.h"
 #include "deliver.h"
 #include "falco_alert.h"
+#include "k8s_events.h"
 #include "log.h"
+#include "page.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 #include "stats.h"
@@ -138,19 +140,23 @@ static bool rate_limit_admits(struct controller *c, enum reflex_action action, c
 	return false;
 }
 
-/* The record to stdout and, through the spool, to Graylog. */
-static void audit(struct controller *c, const struct audit_record *r)
+void controller_audit(struct controller *c, const struct audit_record *r, char **ret_line)
 {
-	char *line = audit_format(r);
+	char *line = NULL, note[1100];
+	struct k8s_event ev;
 	uint64_t dropped = 0;
 	int err;
 
-	if (audit_write(c->audit_stdout, r) < 0)
-		log_error("audit: writing the record to stdout failed");
+	if (ret_line)
+		*ret_line = NULL;
+	err = audit_write_line(c->audit_stdout, r, &line);
+	if (err < 0)
+		log_error("audit: writing the record to stdout failed (%s)", strerror(-err));
 	if (!line) {
 		log_error("audit: out of memory formatting the record for %s", r->rule ? r->rule : "?");
 		return;
 	}
+	/* Graylog gets the very line stdout got: the chain's hash holds there too. */
 	if (c->audit_out) {
 		err = deliver_submit(c->audit_out, line, strlen(line), &dropped);
 		if (err < 0 || dropped)
@@ -159,7 +165,18 @@ static void audit(struct controller *c, const struct audit_record *r)
 			log_error("audit: record for '%s' not spooled for Graylog (%s); it is on stdout only",
 				  r->rule ? r->rule : "?", strerror(-err));
 	}
-	free(line);
+	/* Best-effort, after the record: an Event never delays or blocks it. */
+	if (c->events && k8s_event_from_audit(r, note, sizeof(note), &ev) == 0)
+		k8s_events_emit(c->events, &ev);
+	if (ret_line)
+		*ret_line = line;
+	else
+		free(line);
+}
+
+static void audit(struct controller *c, const struct audit_record *r)
+{
+	controller_audit(c, r, NULL);
 }
 
 /* ---- the stages --------------------------------------------------------- */
@@ -343,6 +360,25 @@ static void decide(struct controller *c, struct incident *in)
 		ctl_append(in->detail, sizeof(in->detail), "; DRY_RUN: would %s", what_it_would_do(in->action));
 }
 
+/* Pages the isolation (spooled per target, sent and audited by the pager); NOTE says what was done. */
+static void page_note(struct controller *c, const char *ns, const char *rule, const char *event_id,
+		      const char *reason, char *note, size_t size)
+{
+	int err;
+
+	if (!pager_has_targets(c->pager)) {
+		log_warn("isolated namespace %s but neither controller.page_webhook_url nor page_falcosidekick_url is "
+			 "set: nobody was paged", ns);
+		ctl_say(note, size, "; nobody paged (no controller.page_webhook_url or page_falcosidekick_url)");
+		return;
+	}
+	err = page_isolation(c->pager, ns, rule, event_id, reason);
+	if (err)
+		ctl_say(note, size, "; PAGING FAILED (the page could not be spooled: %s)", strerror(-err));
+	else
+		ctl_say(note, size, "; on-call page spooled (delivery audited as action page)");
+}
+
 /* The plan's API call; an isolation pages the on-call person. */
 static void act(struct controller *c, struct incident *in, uint64_t start_ns)
 {
@@ -356,7 +392,7 @@ static void act(struct controller *c, struct incident *in, uint64_t start_ns)
 		in->err = actions_isolate_namespace(c, al->k8s_namespace, al->rule, in->event_id, &in->outcome, done,
 						    sizeof(done));
 	if (in->err == 0 && in->plan.step == CONTROLLER_ISOLATE && !strcmp(in->outcome, "isolated"))
-		actions_page_oncall(c, al->k8s_namespace, al->rule, in->event_id, note, sizeof(note));
+		page_note(c, al->k8s_namespace, al->rule, in->event_id, in->audit_reason, note, sizeof(note));
 	if (in->err == -EAGAIN)
 		ctl_say(in->why, sizeof(in->why), "%s", done);
 	else

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The controller's HTTP intake; see server.h. */
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <zlib.h>
 
@@ -125,7 +128,7 @@ static enum MHD_Result on_get(struct controller *c, struct MHD_Connection *conn,
 					      : reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "starting\n");
 	if (strcmp(url, "/metrics"))
 		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain",
-			     "not found: /alert, /healthz, /readyz, /metrics\n");
+			     "not found: /alert, /annotate, /healthz, /readyz, /metrics\n");
 	text = stats_metrics_text(c);
 	if (!text)
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
@@ -147,7 +150,7 @@ static bool authorized(struct controller *c, struct MHD_Connection *conn, enum M
 			     "the controller cannot read its token file\n");
 		return false;
 	}
-	log_warn("POST /alert refused: missing or wrong X-Falco-Token");
+	log_warn("POST refused: missing or wrong X-Falco-Token");
 	*ret = reply(conn, MHD_HTTP_UNAUTHORIZED, "text/plain", "missing or wrong X-Falco-Token\n");
 	return false;
 }
@@ -208,6 +211,106 @@ static enum MHD_Result on_alert(struct controller *c, struct MHD_Connection *con
 	return reply(conn, v.http_status, "text/plain", v.message);
 }
 
+/* An event id as reflex writes them: 1..200 of [A-Za-z0-9._:-]. */
+static bool event_id_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n && n <= 200 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* A short printable string field: NULL when absent and optional, else false (WHY set) when bad. */
+static bool text_field(json_t *o, const char *key, bool required, size_t max, const char **ret, char *why,
+		       size_t size)
+{
+	json_t *v = json_object_get(o, key);
+
+	*ret = NULL;
+	if (!v && !required)
+		return true;
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		ctl_say(why, size, "\"%s\" must be a string of 1..%zu bytes\n", key, max);
+		return false;
+	}
+	for (const unsigned char *p = (const unsigned char *)json_string_value(v); *p; p++)
+		if (*p < 0x20 && *p != '\t') {
+			ctl_say(why, size, "\"%s\" holds a control character\n", key);
+			return false;
+		}
+	*ret = json_string_value(v);
+	return true;
+}
+
+/*
+ * POST /annotate {"event_id", "incident_id", "note", "by"}: the incident
+ * register's entry for an action, audited into the same stream as the action
+ * (stdout, Graylog) so the weekly reconciliation finds both together.
+ */
+static enum MHD_Result on_annotate(struct controller *c, struct MHD_Connection *conn, struct request *req)
+{
+	const char *event_id, *incident_id, *note, *by;
+	char why[160], detail[1400], *line = NULL;
+	struct audit_record r = {
+		.action = "annotate",
+		.outcome = "recorded",
+		.reason = "incident register annotation",
+		.pid = -1,
+		.latency_us = -1,
+		.source = "operator",
+	};
+	enum MHD_Result ret;
+	json_t *o;
+
+	if (!authorized(c, conn, &ret))
+		return ret;
+	if (req->body.too_large || req->gzip)
+		return reply(conn, MHD_HTTP_BAD_REQUEST, "text/plain", "one small plain JSON object\n");
+	o = json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return reply(conn, MHD_HTTP_BAD_REQUEST, "text/plain", "not a JSON object\n");
+	}
+	if (!text_field(o, "event_id", true, 200, &event_id, why, sizeof(why)) ||
+	    !text_field(o, "incident_id", true, 128, &incident_id, why, sizeof(why)) ||
+	    !text_field(o, "note", false, 1024, &note, why, sizeof(why)) ||
+	    !text_field(o, "by", false, 128, &by, why, sizeof(why))) {
+		json_decref(o);
+		return reply(conn, MHD_HTTP_BAD_REQUEST, "text/plain", why);
+	}
+	if (!event_id_valid(event_id)) {
+		json_decref(o);
+		return reply(conn, MHD_HTTP_BAD_REQUEST, "text/plain",
+			     "\"event_id\" is not a reflex event id (1..200 of A-Z a-z 0-9 . _ : -)\n");
+	}
+	r.event_id = event_id;
+	r.incident_id = incident_id;
+	r.note = note;
+	r.operator_ = by ? by : "unknown";
+	r.node = c->instance;
+	ctl_say(detail, sizeof(detail), "incident %s annotated by %s%s%s", incident_id, r.operator_, note ? ": " : "",
+		note ? note : "");
+	r.detail = detail;
+	clock_gettime(CLOCK_REALTIME, &r.time);
+	controller_audit(c, &r, &line);
+	json_decref(o);
+	if (!line)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "the record could not be written\n");
+	log_info("annotate: event %s -> incident %s", event_id, incident_id);
+	{
+		char *body = NULL;
+
+		if (asprintf(&body, "%s\n", line) < 0)
+			body = NULL;
+		free(line);
+		if (!body)
+			return MHD_NO;
+		ret = reply(conn, MHD_HTTP_CREATED, "application/json", body);
+		free(body);
+	}
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
@@ -217,10 +320,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	size_t max;
 
 	(void)version;
-	if (strcmp(url, "/alert"))
+	if (strcmp(url, "/alert") && strcmp(url, "/annotate"))
 		return on_get(c, conn, url, method);
 	if (strcmp(method, "POST"))
-		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "POST one Falco alert or reflex report\n");
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+			     strcmp(url, "/alert") ? "POST one annotation (JSON)\n"
+						   : "POST one Falco alert or reflex report\n");
 	if (!req) {
 		const char *enc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
 
@@ -243,7 +348,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return on_alert(c, conn, req, max);
+	return strcmp(url, "/alert") ? on_annotate(c, conn, req) : on_alert(c, conn, req, max);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "deliver.h"
+#include "k8s_events.h"
 #include "kubeapi.h"
+#include "page.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "util.h"
@@ -52,16 +54,6 @@ void stats_count_api_error(struct controller *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-void stats_count_page(struct controller *c, bool sent)
-{
-	pthread_mutex_lock(&c->lock);
-	if (sent)
-		c->pages_sent++;
-	else
-		c->pages_failed++;
-	pthread_mutex_unlock(&c->lock);
-}
-
 void stats_count_audit_lost(struct controller *c, uint64_t n)
 {
 	pthread_mutex_lock(&c->lock);
@@ -95,6 +87,31 @@ static void put_label_value(FILE *f, const char *s)
 	}
 }
 
+/*
+ * Pages (sent: taken by a target; retried: failed attempts; failed: given up
+ * or not spooled) and Kubernetes Events, from their own counters.
+ */
+static void put_pages_and_events(FILE *f, struct controller *c)
+{
+	struct page_stats ps;
+	struct k8s_events_stats es;
+
+	pager_get_stats(c->pager, &ps);
+	k8s_events_get_stats(c->events, &es);
+	fprintf(f,
+		"# HELP reflex_controller_pages_total On-call pages for isolated namespaces, by result.\n"
+		"# TYPE reflex_controller_pages_total counter\n"
+		"reflex_controller_pages_total{result=\"sent\"} %llu\nreflex_controller_pages_total{result=\"retried\"} %llu\n"
+		"reflex_controller_pages_total{result=\"failed\"} %llu\n"
+		"# HELP reflex_controller_events_total Kubernetes Events, by result (best-effort: never delays an action).\n"
+		"# TYPE reflex_controller_events_total counter\n"
+		"reflex_controller_events_total{result=\"created\"} %llu\nreflex_controller_events_total{result=\"updated\"} %llu\n"
+		"reflex_controller_events_total{result=\"failed\"} %llu\nreflex_controller_events_total{result=\"dropped\"} %llu\n",
+		(unsigned long long)ps.delivered, (unsigned long long)ps.retries,
+		(unsigned long long)(ps.given_up + ps.spool_errors), (unsigned long long)es.created,
+		(unsigned long long)es.updated, (unsigned long long)es.failed, (unsigned long long)es.dropped);
+}
+
 /* The counters. Under lock. */
 static void put_counters(FILE *f, struct controller *c, const struct deliver_stats *ds)
 {
@@ -116,9 +133,6 @@ static void put_counters(FILE *f, struct controller *c, const struct deliver_sta
 		"# HELP reflex_controller_api_auth_retries_total 401s answered by re-reading the token.\n"
 		"# TYPE reflex_controller_api_auth_retries_total counter\n"
 		"reflex_controller_api_auth_retries_total %lu\n"
-		"# HELP reflex_controller_pages_total On-call pages for isolated namespaces, by result.\n"
-		"# TYPE reflex_controller_pages_total counter\n"
-		"reflex_controller_pages_total{result=\"sent\"} %llu\nreflex_controller_pages_total{result=\"failed\"} %llu\n"
 		"# HELP reflex_controller_audit_pending Audit records waiting in the spool for Graylog.\n"
 		"# TYPE reflex_controller_audit_pending gauge\nreflex_controller_audit_pending %llu\n"
 		"# HELP reflex_controller_audit_delivered_total Audit records Graylog accepted.\n"
@@ -127,8 +141,7 @@ static void put_counters(FILE *f, struct controller *c, const struct deliver_sta
 		"# TYPE reflex_controller_audit_retries_total counter\nreflex_controller_audit_retries_total %llu\n"
 		"# HELP reflex_controller_audit_lost_total Audit records not spooled (disk full) or dropped past the bound.\n"
 		"# TYPE reflex_controller_audit_lost_total counter\nreflex_controller_audit_lost_total %llu\n",
-		(unsigned long long)c->api_errors, kubeapi_auth_retries(c->api), (unsigned long long)c->pages_sent,
-		(unsigned long long)c->pages_failed, (unsigned long long)ds->pending, (unsigned long long)ds->delivered,
+		(unsigned long long)c->api_errors, kubeapi_auth_retries(c->api), (unsigned long long)ds->pending, (unsigned long long)ds->delivered,
 		(unsigned long long)ds->retries, (unsigned long long)(c->audit_lost + ds->refused));
 }
 
@@ -176,6 +189,8 @@ char *stats_metrics_text(struct controller *c)
 	put_counters(f, c, &ds);
 	put_disarmed_and_latency(f, c);
 	pthread_mutex_unlock(&c->lock);
+	/* Their own locks: never under the controller's. */
+	put_pages_and_events(f, c);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

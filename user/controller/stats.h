@@ -13,7 +13,6 @@ void stats_count_result(struct controller *c, enum alert_result r);
 void stats_count_outcome(struct controller *c, const char *action, const char *outcome);
 /* A Kubernetes API request that failed (5xx, 429, no answer). */
 void stats_count_api_error(struct controller *c);
-void stats_count_page(struct controller *c, bool sent);
 /* Audit records not spooled for Graylog, or dropped past the spool's bound. */
 void stats_count_audit_lost(struct controller *c, uint64_t n);
 /* Alert received (START_NS, CLOCK_MONOTONIC) to Kubernetes action answered. */

@@ -302,6 +302,8 @@ char *audit_format(const struct audit_record *r)
 	add_extra(o, "pod_uid", r->pod_uid, &err);
 	add_extra(o, "owner_kind", r->owner_kind, &err);
 	add_extra(o, "owner_name", r->owner_name, &err);
+	add_extra(o, "incident_id", r->incident_id, &err);
+	add_extra(o, "note", r->note, &err);
 	if (r->config_sha256)
 		add_config(o, r, &err);
 	if (r->writer) {
@@ -530,8 +532,10 @@ int audit_log_open(const struct audit_log_config *cfg, struct audit_log **ret)
 			goto fail;
 	}
 	if (log->writer) {
-		if (cfg->chain_state && *cfg->chain_state)
-			err = chain_from_state(log, cfg->chain_state);
+		if (cfg->chain_state && *cfg->chain_state) {
+			err = make_parents(cfg->chain_state);
+			err = err ?: chain_from_state(log, cfg->chain_state);
+		}
 		else if (log->fd >= 0)
 			err = chain_from_file(log);
 		if (err)

@@ -47,6 +47,8 @@ struct audit_record {
 	const char *destination;     /* pool connects: "ADDR:PORT/PROTO" */
 	const char *pod_uid;         /* the pod's metadata.uid: a newer pod of the same name is another pod */
 	const char *owner_kind;      /* the pod's top-level owner (Deployment rather than ReplicaSet); NULL -> omitted */
+	const char *incident_id;     /* "annotate" records: the incident register's id; NULL -> omitted */
+	const char *note;            /* "annotate" records: the annotation; NULL -> omitted */
 	const char *owner_name;
 	/* "config" records: what was loaded; omitted when CONFIG_SHA256 is NULL. */
 	const char *config_sha256;          /* hex SHA-256 of the config file's bytes */

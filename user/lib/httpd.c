@@ -208,25 +208,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return reply(conn, MHD_HTTP_NOT_FOUND, text_plain, "not found\n", false);
 }
 
-struct httpd *httpd_start(const char *address, struct metrics *m)
+int httpd_start(const char *address, struct metrics *m, struct httpd **ret)
 {
 	struct sockaddr_storage ss;
 	struct httpd *h;
 	socklen_t len;
 	int fd, mhd_fd, err;
 
-	if (!m) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!m || !address)
+		return -EINVAL;
 	err = parse_address(address, &ss, &len);
-	if (err) {
-		errno = -err;
-		return NULL;
-	}
+	if (err)
+		return err;
 	h = calloc(1, sizeof(*h));
 	if (!h)
-		return NULL;
+		return -ENOMEM;
 	h->metrics = m;
 	fd = listen_on(&ss, len, &h->port);
 	if (fd < 0) {
@@ -255,11 +251,11 @@ struct httpd *httpd_start(const char *address, struct metrics *m)
 		err = -ENOMEM;
 		goto fail;
 	}
-	return h;
+	*ret = h;
+	return 0;
 fail:
 	free(h);
-	errno = -err;
-	return NULL;
+	return err;
 }
 
 unsigned short httpd_port(const struct httpd *h)

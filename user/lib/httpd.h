@@ -12,9 +12,9 @@ struct httpd;
 
 /*
  * address "HOST:PORT" (IPv4 literal or "[v6]:port"); a port of 0 picks one.
- * NULL and errno set on failure (bad address: EINVAL; bind: the bind errno).
+ * 0 and *RET, or -errno (bad address: -EINVAL; bind: the bind errno).
  */
-struct httpd *httpd_start(const char *address, struct metrics *m);
+int httpd_start(const char *address, struct metrics *m, struct httpd **ret);
 /*
  * A listening TCP socket (non-blocking, close-on-exec) on ADDRESS as above,
  * for other libmicrohttpd daemons of the agent. fd, or a negative errno.

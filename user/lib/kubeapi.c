@@ -50,12 +50,12 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-struct kubeapi *kubeapi_new(const struct kubeapi_config *cfg)
+int kubeapi_new(const struct kubeapi_config *cfg, struct kubeapi **ret)
 {
 	struct kubeapi *k = calloc(1, sizeof(*k));
 
 	if (!k)
-		return NULL;
+		return -ENOMEM;
 	k->api_url = cfg->api_url && *cfg->api_url ? strdup(cfg->api_url) : kubeapi_url_from_env();
 	k->token_file = dup_or_null(cfg->token_file);
 	k->ca_file = dup_or_null(cfg->ca_file);
@@ -63,16 +63,16 @@ struct kubeapi *kubeapi_new(const struct kubeapi_config *cfg)
 	pthread_mutex_init(&k->lock, NULL);
 	if (!k->api_url || (cfg->token_file && *cfg->token_file && !k->token_file) ||
 	    (cfg->ca_file && *cfg->ca_file && !k->ca_file)) {
-		int err = k->api_url ? ENOMEM : EINVAL;
+		int err = k->api_url ? -ENOMEM : -EINVAL;
 
 		kubeapi_free(k);
-		errno = err;
-		return NULL;
+		return err;
 	}
 	/* A trailing slash would double the one every path starts with. */
 	for (size_t n = strlen(k->api_url); n && k->api_url[n - 1] == '/'; n--)
 		k->api_url[n - 1] = '\0';
-	return k;
+	*ret = k;
+	return 0;
 }
 
 const char *kubeapi_url(const struct kubeapi *k)

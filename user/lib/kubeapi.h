@@ -30,8 +30,8 @@ struct kubeapi;
 /* "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" (malloc'd), NULL outside a pod. */
 char *kubeapi_url_from_env(void);
 
-/* NULL and errno (EINVAL: no API URL) on failure. */
-struct kubeapi *kubeapi_new(const struct kubeapi_config *cfg);
+/* 0 and *RET, or -errno (-EINVAL: no API URL). */
+int kubeapi_new(const struct kubeapi_config *cfg, struct kubeapi **ret);
 const char *kubeapi_url(const struct kubeapi *k);
 /*
  * METHOD PATH (e.g. "/api/v1/namespaces/x/pods/y") with an optional JSON

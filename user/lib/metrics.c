@@ -200,25 +200,23 @@ static char *utf8_dup(const char *s)
 	return out;
 }
 
-struct metrics *metrics_new(const char *node)
+int metrics_new(const char *node, struct metrics **ret)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	int err;
 
 	if (!m)
-		return NULL;
+		return -ENOMEM;
 	m->node = utf8_dup(node ? node : "");
 	if (!m->node) {
 		free(m);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	err = pthread_mutex_init(&m->hooks_lock, NULL);
 	if (err) {
 		free(m->node);
 		free(m);
-		errno = err;
-		return NULL;
+		return -err;
 	}
 	for (int i = 0; i < METRIC_COUNTER_MAX; i++)
 		atomic_init(&m->counters[i], 0);
@@ -238,7 +236,8 @@ struct metrics *metrics_new(const char *node)
 			atomic_init(&h->sum_us, 0);
 			atomic_init(&h->count, 0);
 		}
-	return m;
+	*ret = m;
+	return 0;
 }
 
 struct metrics *metrics_free(struct metrics *m)

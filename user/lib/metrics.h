@@ -73,8 +73,8 @@ enum metric_feed_value {
 
 struct metrics;
 
-/* NULL and errno set on failure. */
-struct metrics *metrics_new(const char *node);
+/* 0 and *RET, or -errno. */
+int metrics_new(const char *node, struct metrics **ret);
 struct metrics *metrics_free(struct metrics *m);
 
 void metrics_inc(struct metrics *m, enum metric_counter c);

@@ -431,8 +431,8 @@ static void *resolver_main(void *arg)
 	return NULL;
 }
 
-struct pool_resolver *pool_resolver_start(const struct pool_domain *domains, size_t n,
-					  unsigned int interval_s)
+int pool_resolver_start(const struct pool_domain *domains, size_t n, unsigned int interval_s,
+			struct pool_resolver **ret)
 {
 	struct pool_resolver *r;
 	pthread_condattr_t ca;
@@ -440,7 +440,7 @@ struct pool_resolver *pool_resolver_start(const struct pool_domain *domains, siz
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return NULL;
+		return -ENOMEM;
 	r->interval_s = interval_s ? interval_s : 300;
 	r->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->domains = calloc(n ? n : 1, sizeof(*r->domains));
@@ -468,7 +468,8 @@ struct pool_resolver *pool_resolver_start(const struct pool_domain *domains, siz
 		pthread_mutex_destroy(&r->lock);
 		goto fail;
 	}
-	return r;
+	*ret = r;
+	return 0;
 fail:
 	for (size_t i = 0; i < r->n_domains; i++)
 		free(r->domains[i].d.name);
@@ -476,8 +477,7 @@ fail:
 	if (r->notify_fd >= 0)
 		close(r->notify_fd);
 	free(r);
-	errno = err;
-	return NULL;
+	return -err;
 }
 
 struct pool_resolver *pool_resolver_stop(struct pool_resolver *r)

@@ -70,10 +70,10 @@ struct pool_resolver;
  * Starts the thread: resolves every domain at once, then every interval_s
  * seconds; a failed domain is retried with exponential backoff from 2 s up
  * to interval_s. notify_fd (from pool_resolver_fd) is readable when a new
- * set is ready. NULL and errno on failure. Takes a copy of the domains.
+ * set is ready. 0 and *RET, or -errno. Takes a copy of the domains.
  */
-struct pool_resolver *pool_resolver_start(const struct pool_domain *domains, size_t n,
-					  unsigned int interval_s);
+int pool_resolver_start(const struct pool_domain *domains, size_t n, unsigned int interval_s,
+			struct pool_resolver **ret);
 struct pool_resolver *pool_resolver_stop(struct pool_resolver *r);
 int pool_resolver_fd(const struct pool_resolver *r);
 

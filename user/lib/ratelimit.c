@@ -28,18 +28,18 @@ struct ratelimit {
 	size_t n_rules, n_disarmed;
 };
 
-struct ratelimit *ratelimit_new(const struct ratelimit_config *cfg)
+int ratelimit_new(const struct ratelimit_config *cfg, struct ratelimit **ret)
 {
 	struct ratelimit *r;
 
-	if (!cfg || !cfg->max_containers || !cfg->max_executables || !cfg->window_s) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!cfg || !cfg->max_containers || !cfg->max_executables || !cfg->window_s)
+		return -EINVAL;
 	r = calloc(1, sizeof(*r));
-	if (r)
-		r->cfg = *cfg;
-	return r;
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	*ret = r;
+	return 0;
 }
 
 struct ratelimit *ratelimit_free(struct ratelimit *r)

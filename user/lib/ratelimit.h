@@ -26,8 +26,8 @@ enum ratelimit_verdict {
 
 struct ratelimit;
 
-/* NULL and errno set on failure. */
-struct ratelimit *ratelimit_new(const struct ratelimit_config *cfg);
+/* 0 and *RET, or -errno (-EINVAL: a zero bound). */
+int ratelimit_new(const struct ratelimit_config *cfg, struct ratelimit **ret);
 /* Accepts NULL; returns NULL. */
 struct ratelimit *ratelimit_free(struct ratelimit *r);
 

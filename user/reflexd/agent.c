@@ -290,10 +290,10 @@ static int start_records(struct agent *a)
 	const struct reflex_config *config = a->config;
 	int err;
 
-	a->metrics = metrics_new(config->agent.node_name);
-	a->ratelimit = rate_limit_new(config);
-	if (!a->metrics || !a->ratelimit)
-		return -ENOMEM;
+	err = metrics_new(config->agent.node_name, &a->metrics);
+	err = err ?: rate_limit_new(config, &a->ratelimit);
+	if (err)
+		return log_errno(LOG_LEVEL_ERROR, err, "metrics and the kill rate limit");
 	a->kernel_rl_armed = rate_limit_kernel_armed(a);
 	err = start_audit_log(a);
 	if (err)
@@ -436,10 +436,10 @@ static int start_httpd(struct agent *a)
 	metrics_set_hook(a->metrics, "pidfd_send_signal (process kill)", true, "pidfd + identity check");
 
 	if (config->agent.metrics_address && *config->agent.metrics_address) {
-		a->httpd = httpd_start(config->agent.metrics_address, a->metrics);
-		if (!a->httpd)
-			return log_errno(LOG_LEVEL_ERROR, -errno, "HTTP endpoints on %s",
-					 config->agent.metrics_address);
+		int err = httpd_start(config->agent.metrics_address, a->metrics, &a->httpd);
+
+		if (err)
+			return log_errno(LOG_LEVEL_ERROR, err, "HTTP endpoints on %s", config->agent.metrics_address);
 		log_info("http: /healthz /readyz /metrics /status on %s", config->agent.metrics_address);
 	}
 	return 0;

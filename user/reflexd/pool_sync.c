@@ -128,9 +128,9 @@ void pool_sync_start(struct agent *a)
 	pools_apply(a, NULL, 0);
 	if (!a->pools.n_domains)
 		return;
-	a->resolver = pool_resolver_start(a->pools.domains, a->pools.n_domains, ac->pool_resolve_interval_s);
-	if (!a->resolver) {
-		log_errno(LOG_LEVEL_ERROR, -errno, "pools: resolver thread");
+	r = pool_resolver_start(a->pools.domains, a->pools.n_domains, ac->pool_resolve_interval_s, &a->resolver);
+	if (r) {
+		log_errno(LOG_LEVEL_ERROR, r, "pools: resolver thread");
 		return;
 	}
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, pool_resolver_fd(a->resolver), &ev))

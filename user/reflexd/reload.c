@@ -197,9 +197,9 @@ void reload_config(struct agent *a)
 	same_pools = strcmp(a->config->agent.pool_lists, fresh->agent.pool_lists) == 0 &&
 		     a->config->agent.pool_lists_builtin == fresh->agent.pool_lists_builtin &&
 		     a->config->agent.pool_resolve_interval_s == fresh->agent.pool_resolve_interval_s;
-	rl = rate_limit_new(fresh);
-	if (!rl) {
-		log_error("reload: out of memory; keeping the running config");
+	r = rate_limit_new(fresh, &rl);
+	if (r) {
+		log_errno(LOG_LEVEL_ERROR, r, "reload: the kill rate limit; keeping the running config");
 		config_free(fresh);
 		return;
 	}

@@ -186,7 +186,7 @@ int verdicts_rebuild(struct agent *a)
 
 /* ---- the rate limit: kills admitted, kernel rules armed */
 
-struct ratelimit *rate_limit_new(const struct reflex_config *c)
+int rate_limit_new(const struct reflex_config *c, struct ratelimit **ret)
 {
 	struct ratelimit_config rc = {
 		.max_containers = c->agent.rate_limit_containers,
@@ -194,7 +194,7 @@ struct ratelimit *rate_limit_new(const struct reflex_config *c)
 		.window_s = c->agent.rate_limit_window_s,
 	};
 
-	return ratelimit_new(&rc);
+	return ratelimit_new(&rc, ret);
 }
 
 uint32_t rate_limit_kernel_armed(struct agent *a)

@@ -31,7 +31,7 @@ void verdicts_refresh(struct agent *a);
 void verdicts_publish_hook(struct agent *a);
 
 /* The rate limit of the config C; NULL when out of memory. */
-struct ratelimit *rate_limit_new(const struct reflex_config *c);
+int rate_limit_new(const struct reflex_config *c, struct ratelimit **ret);
 /* The kernel rules (DECIDE_KRULE_*) the rate limit lets the kernel kill for now. */
 uint32_t rate_limit_kernel_armed(struct agent *a);
 /* The kernel kills for a rule only while one more distinct target would be admitted. */

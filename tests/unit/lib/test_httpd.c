@@ -44,6 +44,16 @@ struct response {
 	char allow[128];
 };
 
+
+/* metrics_new, asserted: a fixture that cannot be made fails the test. */
+static struct metrics *new_metrics(const char *node)
+{
+	struct metrics *m = NULL;
+
+	assert_int_equal(metrics_new(node, &m), 0);
+	return m;
+}
+
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct response *r = userdata;
@@ -108,13 +118,12 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	f->m = metrics_new("node-a");
+	f->m = new_metrics("node-a");
 	metrics_set_hook(f->m, "tp_btf/sched_process_exec", true, "preferred hook");
 	metrics_set_hook(f->m, "lsm/bprm_check_security", false, "EPERM: lockdown \x1b[31mred");
 	metrics_inc(f->m, METRIC_KILLS_PIDFD);
 	metrics_set_containers(f->m, 5);
-	f->h = httpd_start("127.0.0.1:0", f->m);
-	if (!f->h)
+	if (httpd_start("127.0.0.1:0", f->m, &f->h))
 		return -1;
 	snprintf(f->address, sizeof(f->address), "127.0.0.1:%u", httpd_port(f->h));
 	*state = f;
@@ -339,21 +348,20 @@ static void test_bad_addresses(void **state)
 		"127.0.0.1 :80",
 		"127.0.0.1/8:80",
 	};
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
+
+	struct httpd *h = NULL;
+	int r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		errno = 0;
-		if (httpd_start(bad[i], m))
-			fail_msg("'%s' accepted", bad[i]);
-		if (errno != EINVAL)
-			fail_msg("'%s': errno %d", bad[i], errno);
+		r = httpd_start(bad[i], m, &h);
+		if (r != -EINVAL)
+			fail_msg("'%s': %d, want -EINVAL", bad[i], r);
+		assert_null(h);
 	}
-	errno = 0;
-	assert_null(httpd_start(NULL, m));
-	assert_int_equal(errno, EINVAL);
-	errno = 0;
-	assert_null(httpd_start("127.0.0.1:0", NULL));
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(httpd_start(NULL, m, &h), -EINVAL);
+	assert_int_equal(httpd_start("127.0.0.1:0", NULL, &h), -EINVAL);
+	assert_null(h);
 	assert_null(httpd_stop(NULL));
 	assert_int_equal(httpd_port(NULL), 0);
 	metrics_free(m);
@@ -362,27 +370,27 @@ static void test_bad_addresses(void **state)
 static void test_bind_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
+
+	struct httpd *h = NULL;
 
 	/* The bind errno comes back, not a generic one. */
-	errno = 0;
-	assert_null(httpd_start(f->address, m));
-	assert_int_equal(errno, EADDRINUSE);
-	errno = 0;
-	assert_null(httpd_start("192.0.2.1:0", m)); /* TEST-NET-1, not on this host */
-	assert_int_equal(errno, EADDRNOTAVAIL);
+	assert_int_equal(httpd_start(f->address, m, &h), -EADDRINUSE);
+	assert_int_equal(httpd_start("192.0.2.1:0", m, &h), -EADDRNOTAVAIL); /* TEST-NET-1, not on this host */
+	assert_null(h);
 	metrics_free(m);
 }
 
 static void test_ipv6(void **state)
 {
-	struct metrics *m = metrics_new("v6");
-	struct httpd *h, *h4;
+	struct metrics *m = new_metrics("v6");
+	struct httpd *h = NULL, *h4 = NULL;
 	struct response r;
 	char address[64];
+	int err;
 
-	h = httpd_start("[::1]:0", m);
-	if (!h && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+	err = httpd_start("[::1]:0", m, &h);
+	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT) {
 		metrics_free(m);
 		skip();
 	}
@@ -395,11 +403,9 @@ static void test_ipv6(void **state)
 	httpd_stop(h);
 
 	/* "[::]:P" is v6 only, as written: v4's 0.0.0.0:P stays free. */
-	h = httpd_start("[::]:0", m);
-	assert_non_null(h);
+	assert_int_equal(httpd_start("[::]:0", m, &h), 0);
 	snprintf(address, sizeof(address), "0.0.0.0:%u", httpd_port(h));
-	h4 = httpd_start(address, m);
-	assert_non_null(h4);
+	assert_int_equal(httpd_start(address, m, &h4), 0);
 	httpd_stop(h4);
 	httpd_stop(h);
 	metrics_free(m);
@@ -479,7 +485,7 @@ static void test_status_fetch_errors(void **state)
 					   "[::1%]:80", "[::1%a/b]:80", " h:80" };
 	struct fixture *f = *state;
 	char *body = (char *)"untouched", err[256];
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
 	struct httpd *h;
 	char address[64];
 
@@ -495,8 +501,7 @@ static void test_status_fetch_errors(void **state)
 	assert_int_equal(status_fetch("", &body, NULL, 0), -EINVAL);
 
 	/* Nothing listening: the port of a server just stopped. */
-	h = httpd_start("127.0.0.1:0", m);
-	assert_non_null(h);
+	assert_int_equal(httpd_start("127.0.0.1:0", m, &h), 0);
 	snprintf(address, sizeof(address), "127.0.0.1:%u", httpd_port(h));
 	httpd_stop(h);
 	assert_int_equal(status_fetch(address, &body, err, sizeof(err)), -ECONNREFUSED);

@@ -39,6 +39,16 @@ struct exposition {
 	int n_types;
 };
 
+
+/* metrics_new, asserted: a fixture that cannot be made fails the test. */
+static struct metrics *new_metrics(const char *node)
+{
+	struct metrics *m = NULL;
+
+	assert_int_equal(metrics_new(node, &m), 0);
+	return m;
+}
+
 static bool name_char(char c, bool first, bool colon_ok)
 {
 	if (isalpha((unsigned char)c) || c == '_' || (colon_ok && c == ':'))
@@ -197,7 +207,7 @@ static double sample_value(const struct exposition *e, const char *name, const c
 
 static void test_counters(void **state)
 {
-	struct metrics *m = metrics_new("node-a");
+	struct metrics *m = new_metrics("node-a");
 
 	assert_non_null(m);
 	for (int c = 0; c < METRIC_COUNTER_MAX; c++)
@@ -253,7 +263,7 @@ static void *hammer(void *arg)
 /* Writers on several threads and a reader rendering meanwhile: no lost increments. */
 static void test_counters_concurrent(void **state)
 {
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
 	pthread_t t[THREADS];
 	struct exposition *e = malloc(sizeof(*e));
 	char *text;
@@ -285,7 +295,7 @@ static const char hostile_detail[] = "say \"hi\" \\ C:\\path\nsecond line \\n no
 
 static struct metrics *populated(void)
 {
-	struct metrics *m = metrics_new("node-\"a\"\\1\n");
+	struct metrics *m = new_metrics("node-\"a\"\\1\n");
 
 	assert_non_null(m);
 	metrics_inc(m, METRIC_EVENTS_EXEC);
@@ -392,7 +402,7 @@ static double bucket(const struct exposition *e, const char *source, const char 
 /* Action latencies: cumulative buckets in seconds, +Inf = count, sum, one series per label set seen. */
 static void test_latency_histogram(void **state)
 {
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
 	struct exposition *e = malloc(sizeof(*e));
 	const char *const kernel_lsm[6] = { "source", "kernel", "kill_mode", "lsm", NULL, NULL };
 	const char *const falco_pidfd[6] = { "source", "falco", "kill_mode", "pidfd", NULL, NULL };
@@ -455,7 +465,7 @@ static void test_latency_histogram(void **state)
 
 static void test_hooks_table(void **state)
 {
-	struct metrics *m = metrics_new(NULL);
+	struct metrics *m = new_metrics(NULL);
 	struct exposition *e = malloc(sizeof(*e));
 	char name[32], *text;
 
@@ -574,7 +584,7 @@ static void test_status_json(void **state)
 /* reflex_actions_total: one series per rule, action and outcome; bounded, escaped. */
 static void test_actions_per_rule(void **state)
 {
-	struct metrics *m = metrics_new("n");
+	struct metrics *m = new_metrics("n");
 	char *text, rule[32];
 
 	assert_non_null(m);

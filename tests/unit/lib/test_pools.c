@@ -145,7 +145,7 @@ static void test_resolver_keeps_going_on_failure(void **state)
 	bool loopback = false;
 
 	(void)state;
-	r = pool_resolver_start(domains, 2, 60);
+	assert_int_equal(pool_resolver_start(domains, 2, 60, &r), 0);
 	assert_non_null(r);
 	pfd = (struct pollfd){ .fd = pool_resolver_fd(r), .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 10000), 1);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Kill rate limit per rule, and when a Falco alert and a kernel event are one incident. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,9 @@
 static struct ratelimit *new_rl(unsigned int c, unsigned int e, unsigned int w)
 {
 	struct ratelimit_config cfg = { .max_containers = c, .max_executables = e, .window_s = w };
-	struct ratelimit *r = ratelimit_new(&cfg);
+	struct ratelimit *r = NULL;
+
+	assert_int_equal(ratelimit_new(&cfg, &r), 0);
 
 	assert_non_null(r);
 	return r;
@@ -110,8 +113,13 @@ static void test_bad_config_rejected(void **state)
 	struct ratelimit_config cfg = { .max_containers = 0, .max_executables = 5, .window_s = 60 };
 
 	(void)state;
-	assert_null(ratelimit_new(&cfg));
-	assert_null(ratelimit_new(NULL));
+	{
+		struct ratelimit *none = NULL;
+
+		assert_int_equal(ratelimit_new(&cfg, &none), -EINVAL);
+		assert_int_equal(ratelimit_new(NULL, &none), -EINVAL);
+		assert_null(none);
+	}
 	assert_null(ratelimit_free(NULL));
 }
 
