@@ -269,7 +269,11 @@ assert b["kind"] == "NetworkPolicy" and b["apiVersion"] == "networking.k8s.io/v1
 assert b["metadata"]["name"] == "falco-emergency-isolation" and b["metadata"]["namespace"] == "prod", b
 assert b["spec"] == {"podSelector": {}, "policyTypes": ["Egress"]}, b
 PY
-	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "on-call not paged"
+	# The page goes out through its spool: delivered (and audited) to both targets.
+	ctl_audit_wait action=page outcome=delivered source=webhook namespace=prod || rx_fail "on-call not paged (webhook)"
+	ctl_audit_wait action=page outcome=delivered source=falcosidekick namespace=prod ||
+		rx_fail "on-call not paged (falcosidekick)"
+	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "paged $(api_requests POST /hooks/page) times, want 1"
 	# Same namespace again: one action only.
 	alert "$ISO_RULE" prod api-1 >"$RX_TMP/a.json"
 	post_ok "$RX_TMP/a.json" >/dev/null
@@ -766,7 +770,154 @@ eid = b["metadata"]["annotations"]["reflex.io/event-id"]
 assert eid.startswith("falco-\u00e9") and set(eid[6:]) == {"\u00e9"}, eid
 assert len(eid.encode()) < 160, len(eid.encode())
 PY
-	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "on-call not paged"
+	# The page goes out through its spool: delivered (and audited) to both targets.
+	ctl_audit_wait action=page outcome=delivered source=webhook namespace=prod || rx_fail "on-call not paged (webhook)"
+	ctl_audit_wait action=page outcome=delivered source=falcosidekick namespace=prod ||
+		rx_fail "on-call not paged (falcosidekick)"
+	[ "$(api_requests POST /hooks/page)" = 1 ] || rx_fail "paged $(api_requests POST /hooks/page) times, want 1"
+}
+
+# event_of REASON NAME: the stored Event of that reason about object NAME, as JSON (empty: none yet).
+event_of() {
+	curl -sf "$API/_control/events" | python3 -c '
+import json, sys
+reason, name = sys.argv[1:3]
+e = [x for x in json.load(sys.stdin) if x["reason"] == reason and x["regarding"]["name"] == name]
+print(json.dumps(e[0]) if e else "")' "$1" "$2"
+}
+has_event() { [ -n "$(event_of "$@")" ]; }
+series_counted() { [ "$(event_count ReflexDeletedPod web-7d9f4b-x1)" = 2 ]; }
+event_failure_counted() { [ "$(ctl_metric 'reflex_controller_events_total{result="failed"}')" = 1 ]; }
+event_count() { event_of "$1" "$2" | python3 -c 'import json,sys; print((json.load(sys.stdin).get("series") or {}).get("count", 1))'; }
+
+# Every decision as a Kubernetes Event (events.k8s.io/v1) on the pod or the
+# namespace, with a note an on-call person reads; a repeat of the incident
+# counts on the same Event; a refused Event write never holds up the action.
+t_kubernetes_events_for_decisions() {
+	trap teardown EXIT
+	api_start
+	api_owner Deployment shop web
+	api_owner ReplicaSet shop web-7d9f4b Deployment web
+	api_pod shop web-7d9f4b-x1 ReplicaSet web-7d9f4b
+	api_pod shop web-7d9f4b-x2 ReplicaSet web-7d9f4b
+	api_pod prod api-1 none none
+	ctl_config
+	ctl_start
+	alert "$POD_RULE" shop web-7d9f4b-x1 >"$RX_TMP/a1.json"
+	[ "$(post_ok "$RX_TMP/a1.json")" = 200 ] || rx_fail "alert not accepted"
+	ctl_audit_wait action=kill_pod outcome=deleted pod=web-7d9f4b-x1 || rx_fail "not deleted"
+	rx_wait_for has_event ReflexDeletedPod web-7d9f4b-x1 || rx_fail "no Event: $(curl -sf "$API/_control/events")"
+	python3 - "$(event_of ReflexDeletedPod web-7d9f4b-x1)" "$RX_TMP/ctl/stdout" "$POD_RULE" <<'PY' || rx_fail "Event body"
+import json, sys
+e = json.loads(sys.argv[1])
+rec = [json.loads(l) for l in open(sys.argv[2]) if '"outcome":"deleted"' in l][0]
+assert e["apiVersion"] == "events.k8s.io/v1" and e["kind"] == "Event", e
+assert e["type"] == "Warning" and e["action"] == "Delete" and e["reportingController"] == "reflex-controller", e
+assert e["reportingInstance"] == rec["writer"], (e["reportingInstance"], rec["writer"])
+assert e["regarding"]["kind"] == "Pod" and e["regarding"]["namespace"] == "shop", e
+assert e["metadata"]["namespace"] == "shop" and e["metadata"]["name"].startswith("web-7d9f4b-x1."), e
+assert e["metadata"]["annotations"]["reflex/event-id"] == rec["event_id"], e
+assert e["note"].startswith("deleted pod shop/web-7d9f4b-x1: " + sys.argv[3] + "; "), e["note"]
+PY
+	# The same incident again: the Event's series counts it (one PATCH), no second Event.
+	alert "$POD_RULE" shop web-7d9f4b-x1 >"$RX_TMP/a2.json"
+	post_ok "$RX_TMP/a2.json" >/dev/null
+	ctl_audit_wait action=kill_pod outcome=duplicate pod=web-7d9f4b-x1 || rx_fail "no duplicate record"
+	rx_wait_for series_counted ||
+		rx_fail "series not counted: $(event_of ReflexDeletedPod web-7d9f4b-x1)"
+	[ "$(api_requests POST /events)" = 1 ] || rx_fail "$(api_requests POST /events) Events created, want 1"
+	[ "$(api_requests PATCH /events/)" = 1 ] || rx_fail "the repeat did not patch the Event"
+	# 403 on Events (RBAC not applied yet): the deletion and its record happen all the same.
+	api_control POST events_fail '{"count": 1, "code": 403}'
+	alert "$POD_RULE" shop web-7d9f4b-x2 >"$RX_TMP/a3.json"
+	post_ok "$RX_TMP/a3.json" >/dev/null
+	ctl_audit_wait action=kill_pod outcome=deleted pod=web-7d9f4b-x2 || rx_fail "a refused Event held up the deletion"
+	rx_wait_for event_failure_counted ||
+		rx_fail "the refused Event is not counted"
+	# A dry-run decision is a Normal Event; the isolation's is on the Namespace.
+	alert "$ISO_RULE" prod api-1 >"$RX_TMP/a4.json"
+	post_ok "$RX_TMP/a4.json" >/dev/null
+	ctl_audit_wait action=isolate_namespace outcome=isolated namespace=prod || rx_fail "not isolated"
+	rx_wait_for has_event ReflexIsolatedNamespace prod || rx_fail "no isolation Event"
+	event_of ReflexIsolatedNamespace prod | grep -q '"kind": "Namespace"' || rx_fail "the isolation Event is not on the Namespace"
+	grep -q 'reflex_controller_events_total{result="created"} 2' <(curl -sf "http://127.0.0.1:${CTL_PORT:-19480}/metrics") ||
+		rx_fail "created Events not counted"
+}
+
+# The page through falcosidekick: a Falco Critical event, retried through its
+# spool while falcosidekick fails, audited delivered (and retried once).
+t_page_through_falcosidekick_retried() {
+	trap teardown EXIT
+	api_start
+	api_pod prod api-1 none none
+	api_control POST sidekick_fail '{"count": 2}'
+	ctl_config
+	ctl_start
+	alert "$ISO_RULE" prod api-1 >"$RX_TMP/a.json"
+	post_ok "$RX_TMP/a.json" >/dev/null
+	ctl_audit_wait action=isolate_namespace outcome=isolated namespace=prod || rx_fail "not isolated"
+	RX_WAIT_MS=30000 ctl_audit_wait action=page outcome=delivered source=falcosidekick namespace=prod ||
+		rx_fail "the falcosidekick page was never delivered: $(grep '"page"' "$RX_TMP/ctl/stdout")"
+	[ "$(ctl_audit action=page outcome=retried source=falcosidekick)" = 1 ] || rx_fail "the retry is not audited once"
+	[ "$(api_requests POST /hooks/sidekick)" = 3 ] || rx_fail "$(api_requests POST /hooks/sidekick) attempts, want 3"
+	python3 - "$(api_last_body POST /hooks/sidekick)" "$ISO_RULE" <<'PY' || rx_fail "the falcosidekick payload"
+import json, sys
+b = json.loads(sys.argv[1])
+assert b["priority"] == "Critical" and b["rule"] == "reflex: namespace isolated", b
+assert b["output_fields"]["k8s.ns.name"] == "prod" and b["output_fields"]["reflex.rule"] == sys.argv[2], b
+assert b["output_fields"]["reflex.event_id"] and b["source"] == "reflex", b
+PY
+}
+
+# reflex audit annotate's endpoint: the incident register entry in the same
+# stream as the action; malformed input refused; no token, no record.
+t_annotate_endpoint() {
+	trap teardown EXIT
+	api_start
+	ctl_config
+	ctl_start
+	local url="http://127.0.0.1:${CTL_PORT:-19480}/annotate" code
+	code=$(curl -s -o "$RX_TMP/ann.out" -w '%{http_code}' -X POST "$url" -H "X-Falco-Token: $TOKEN" \
+		--data-binary '{"event_id":"it-node-4242-1795345445341475999","incident_id":"INC-2041","note":"checkout page down 3 min","by":"alice"}')
+	[ "$code" = 201 ] || rx_fail "annotate: $code $(cat "$RX_TMP/ann.out")"
+	ctl_audit_wait action=annotate outcome=recorded event_id=it-node-4242-1795345445341475999 incident_id=INC-2041 operator=alice ||
+		rx_fail "no annotate record"
+	grep -q '"note":"checkout page down 3 min"' "$RX_TMP/ann.out" || rx_fail "the answer is not the record"
+	for body in '{"event_id":"bad id!","incident_id":"INC-1"}' '{"event_id":"e1"}' '{"event_id":"e1","incident_id":"a\u0001b"}' 'not json'; do
+		code=$(curl -s -o "$RX_TMP/ann.out" -w '%{http_code}' -X POST "$url" -H "X-Falco-Token: $TOKEN" --data-binary "$body")
+		[ "$code" = 400 ] || rx_fail "annotate accepted $body ($code)"
+	done
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" --data-binary '{"event_id":"e1","incident_id":"INC-1"}')
+	[ "$code" = 401 ] || rx_fail "annotate without the token: $code"
+	[ "$(ctl_audit action=annotate)" = 1 ] || rx_fail "refused annotations were recorded"
+}
+
+# The controller's lines form one chain across a restart (state beside the spool).
+t_controller_audit_chain() {
+	trap teardown EXIT
+	api_start
+	ctl_config
+	ctl_start
+	local url="http://127.0.0.1:${CTL_PORT:-19480}/annotate"
+	curl -sf -o /dev/null -X POST "$url" -H "X-Falco-Token: $TOKEN" --data-binary '{"event_id":"e-1","incident_id":"INC-1"}'
+	ctl_audit_wait action=annotate event_id=e-1 || rx_fail "no first record"
+	ctl_stop || rx_fail "controller did not stop cleanly"
+	ctl_start
+	curl -sf -o /dev/null -X POST "$url" -H "X-Falco-Token: $TOKEN" --data-binary '{"event_id":"e-2","incident_id":"INC-2"}'
+	ctl_audit_wait action=annotate event_id=e-2 || rx_fail "no second record"
+	python3 - "$RX_TMP/ctl/stdout" <<'PY' || rx_fail "the controller's chain is broken"
+import hashlib, json, sys
+lines = [l.rstrip("\n").encode() for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(lines) >= 2, lines
+prev = None
+for i, raw in enumerate(lines):
+    r = json.loads(raw)
+    assert r["seq"] == i + 1, (i, r["seq"])
+    want = hashlib.sha256(prev).hexdigest() if prev is not None else None
+    assert r["prev_sha256"] == want, (i, r["prev_sha256"], want)
+    assert r["writer"] == json.loads(lines[0])["writer"]
+    prev = raw
+PY
 }
 
 rx_test kill_pod_deletes_exactly_once t_kill_pod_deletes_exactly_once
@@ -785,3 +936,7 @@ rx_test node_declined_reports_never_act t_node_declined_reports_never_act
 rx_test node_disarmed_pod_is_never_deleted t_node_disarmed_pod_is_never_deleted
 rx_test controller_rate_limit_disarms_and_reload_rearms t_controller_rate_limit_disarms_and_reload_rearms
 rx_test reason_is_audit_reason_on_stdout_and_graylog t_reason_is_audit_reason_on_stdout_and_graylog
+rx_test kubernetes_events_for_decisions t_kubernetes_events_for_decisions
+rx_test page_through_falcosidekick_retried t_page_through_falcosidekick_retried
+rx_test annotate_endpoint t_annotate_endpoint
+rx_test controller_audit_chain t_controller_audit_chain
