@@ -256,6 +256,9 @@ static char *series_key(const struct queued *q)
 /* The series of Q's incident (for a repeat any reason, else Q's), dropping expired ones. */
 static struct series *series_find(struct k8s_events *e, const char *key, const struct queued *q, time_t now)
 {
+	/* KEY is namespace/kind/name/event_id: the object is all but the last part. */
+	size_t obj_len = (size_t)(strrchr(key, '/') - key);
+
 	for (size_t i = 0; i < e->n_series; i++) {
 		struct series *s = &e->series[i];
 
@@ -267,7 +270,13 @@ static struct series *series_find(struct k8s_events *e, const char *key, const s
 			i--;
 			continue;
 		}
-		if (!strcmp(s->key, key) && (q->repeat || !strcmp(s->reason, q->reason)))
+		/*
+		 * A repeat ("duplicate": the controller's word that this alert is an
+		 * incident already acted on, under its own event id) counts on the
+		 * object's Event; anything else on its own incident and reason.
+		 */
+		if (q->repeat ? !strncmp(s->key, key, obj_len) && s->key[obj_len] == '/'
+			      : !strcmp(s->key, key) && !strcmp(s->reason, q->reason))
 			return s;
 	}
 	return NULL;

@@ -4,9 +4,10 @@
  * audits and every node action it receives: what `kubectl describe pod` and
  * `kubectl get events` show. Best-effort by design: a bounded queue and one
  * sender thread, so an Event never delays the action or its audit record; a
- * full queue or a failed request is counted, never waited on. A repeat of one
- * incident (same object, reason and event id) within K8S_EVENTS_SERIES_S
- * updates the first Event's series count instead of creating another.
+ * full queue or a failed request is counted, never waited on. A repeat
+ * within K8S_EVENTS_SERIES_S updates the first Event's series count instead
+ * of creating another: the same incident (object, reason, event id) again,
+ * or a "duplicate" decision (another alert for an incident already acted on).
  */
 #ifndef REFLEX_K8S_EVENTS_H
 #define REFLEX_K8S_EVENTS_H
