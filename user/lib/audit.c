@@ -548,17 +548,6 @@ fail:
 	return err;
 }
 
-struct audit_log *audit_open(const char *path, bool to_stdout)
-{
-	struct audit_log_config cfg = { .path = path, .to_stdout = to_stdout };
-	struct audit_log *log = NULL;
-	int err = audit_log_open(&cfg, &log);
-
-	if (err)
-		errno = -err;
-	return log;
-}
-
 int audit_write_line(struct audit_log *log, const struct audit_record *record, char **ret_line)
 {
 	struct audit_record r;

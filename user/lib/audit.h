@@ -113,8 +113,6 @@ struct audit_log_config {
  * 0 and *RET, or -errno.
  */
 int audit_log_open(const struct audit_log_config *cfg, struct audit_log **ret);
-/* audit_log_open without a chain. NULL and errno set on failure. */
-struct audit_log *audit_open(const char *path, bool to_stdout);
 /*
  * Writes one line to each sink (file lines with one write(2)), with the next
  * seq and the previous line's hash. RET_LINE (optional): the line as written,
