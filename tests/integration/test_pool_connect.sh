@@ -180,6 +180,11 @@ t_stratum_watch_off_unloads_the_egress_program() {
 	! rx_audit_has rule="$RX_STRATUM_RULE" || rx_fail "a handshake was judged with the watch off"
 }
 
+# pool_set_shown: /metrics lists a non-empty pool set (the resolver thread publishes it).
+pool_set_shown() {
+	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" | grep -q '^reflex_pool_addresses [1-9]'
+}
+
 t_new_dns_answer_is_picked_up() {
 	trap teardown EXIT
 	setup pr shop kill_process false "" --no-kernel-enforce
@@ -193,8 +198,7 @@ t_new_dns_answer_is_picked_up() {
 	[ "$rc" -eq 13 ] || [ "$rc" -eq 137 ] || rx_fail "connect to the newly resolved pool address exit $rc, want 13 or 137"
 	! rx_pool_saw tcp $RX_OTHER_V4 3333 || rx_fail "the connection to the new pool address went through"
 	# The last good address of a name stays listed while it still resolves elsewhere too.
-	curl -sf "http://127.0.0.1:${RX_AGENT_PORT:-19464}/metrics" | grep -q '^reflex_pool_addresses [1-9]' ||
-		rx_fail "/metrics does not show the pool set"
+	rx_wait_for pool_set_shown || rx_fail "/metrics does not show the pool set"
 }
 
 t_reload_without_restart() {
